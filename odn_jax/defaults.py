@@ -1,0 +1,71 @@
+"""The one place every config key is declared, with the reference's values.
+
+Experiment files under `configs/` start from `base_config()` and change only what
+differs, so `--config.KEY=VALUE` can override any key the project reads.
+"""
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.data = ml_collections.ConfigDict()
+  # 'tfds' | 'idx' | 'npz' | 'digits'
+  config.data.source = 'tfds'
+  # TFDS name ('mnist', 'emnist/letters', 'fashion_mnist', 'svhn_cropped', 'cifar10').
+  config.data.name = 'mnist'
+  # TFDS data_dir (None: TFDS's default) or the folder / file of an 'idx' / 'npz' source.
+  config.data.data_dir = ml_collections.config_dict.placeholder(str)
+  config.data.path = ''
+  # The reference's split: train = first `num_train` of the train split, validation = the
+  # next `num_val`; 0 means "all that remains".
+  config.data.num_train = 50_000
+  config.data.num_val = 10_000
+  # Train on only the first `train_subset` training examples (0: all); for benchmarks.
+  config.data.train_subset = 0
+  config.data.num_classes = 10
+  config.data.label_offset = 0  # EMNIST letters: -1 maps 1..26 to 0..25.
+  config.data.mean = (0.1307,)
+  config.data.std = (0.3081,)
+  config.data.augment = False  # random crop (4-pixel padding) + horizontal flip
+  config.data.prefetch = 2  # batches prepared ahead by a background thread
+
+  config.batch_size = 128
+  config.eval_batch_size = 1000
+
+  config.model = ml_collections.ConfigDict()
+  config.model.arch = 'resnet18'
+  config.model.width = 64  # channels of the stem and first stage
+  config.model.max_depth = 0  # 0: every residual block
+  config.half_precision = False  # bfloat16 compute, float32 parameters
+
+  config.optim = ml_collections.ConfigDict()
+  config.optim.momentum = 0.9
+  config.optim.weight_decay = 5e-4
+
+  config.warmup = ml_collections.ConfigDict()
+  config.warmup.epochs = 3
+  config.warmup.learning_rate = 0.001  # peak of a cosine decay over the warm-up
+
+  config.search = ml_collections.ConfigDict()
+  config.search.mode = 'target'
+  config.search.target = 99.5  # validation accuracy, percent
+  config.search.tolerance = 0.5
+  config.search.learning_rate = 0.01
+  config.search.patience = 23  # epochs without improvement before a depth has converged
+  config.search.plateau_patience = 5  # epochs without improvement before lr *= factor
+  config.search.plateau_factor = 0.6
+  config.search.grow_decimals = 1  # the reference rounds val. accuracy while growing
+  config.search.finetune_decimals = 2  # and while fine-tuning
+  config.search.max_epochs_per_depth = 200
+  config.search.max_epochs_total = 1000
+  config.search.finetune_learning_rate = ml_collections.config_dict.placeholder(float)
+
+  config.grow = ml_collections.ConfigDict()
+  config.grow.init = 'trained'  # 'trained' | 'warmup' | 'identity'
+
+  config.checkpoint = ml_collections.ConfigDict()
+  config.checkpoint.keep = 3
+  return config
