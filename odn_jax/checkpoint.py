@@ -1,0 +1,102 @@
+"""Orbax checkpoints of a search: one per epoch (resumable), one per converged depth,
+and the extracted optimal subnet.
+
+Layout under the workdir:
+  checkpoints/<epoch>/      the CheckpointManager's steps: the train tree + JSON metadata
+  checkpoints/depth_NN/     best weights of depth NN when it converged (never deleted)
+  optimal/                  the extracted subnet: variables/ + model.json
+Orbax writes each step to a temporary directory and renames it when complete, so a
+step that exists is whole; `optimal/` is assembled the same way.
+"""
+
+import json
+import os
+import shutil
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from odn_jax import partition
+
+
+class CheckpointError(ValueError):
+  """A checkpoint that exists but cannot be used."""
+
+
+def manager(workdir: str, keep: int) -> ocp.CheckpointManager:
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                         step_format_fixed_length=6)
+  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), 'checkpoints'),
+                               options=options)
+
+
+def save_epoch(mngr: ocp.CheckpointManager, step: int, tree, meta: dict):
+  mngr.save(step, args=ocp.args.Composite(train=ocp.args.StandardSave(tree),
+                                          meta=ocp.args.JsonSave(meta)))
+  mngr.wait_until_finished()
+
+
+def restore_meta(mngr: ocp.CheckpointManager, step: int) -> dict:
+  return mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))['meta']
+
+
+def restore_tree(mngr: ocp.CheckpointManager, step: int, template):
+  """The train tree of `step`, shaped like `template` (a tree of arrays or ShapeDtypeStructs)."""
+  try:
+    restored = mngr.restore(step, args=ocp.args.Composite(train=ocp.args.StandardRestore(template)))
+  except (ValueError, KeyError, FileNotFoundError) as e:
+    raise CheckpointError(
+        f'checkpoint {mngr.directory}/{step} does not match this config ({e}); '
+        'use the config it was written with, or --fresh to start over') from e
+  return restored['train']
+
+
+def _write_atomically(path: str, write):
+  path = os.path.abspath(path)
+  tmp = path + '.tmp'
+  shutil.rmtree(tmp, ignore_errors=True)
+  write(tmp)
+  shutil.rmtree(path, ignore_errors=True)
+  os.rename(tmp, path)
+
+
+def save_variables(path: str, variables: dict, model_info: dict | None = None):
+  """{'params', 'state'} (host copies) and an optional model.json, all or nothing at `path`."""
+  host = jax.tree.map(np.asarray, variables)
+
+  def write(tmp):
+    ocp.StandardCheckpointer().save(os.path.join(tmp, 'variables'), host)
+    if model_info is not None:
+      with open(os.path.join(tmp, 'model.json'), 'w') as f:
+        json.dump(model_info, f, indent=1)
+
+  _write_atomically(path, write)
+
+
+def depth_path(workdir: str, depth: int) -> str:
+  return os.path.join(os.path.abspath(workdir), 'checkpoints', f'depth_{depth:02d}')
+
+
+def optimal_path(workdir: str) -> str:
+  return os.path.join(os.path.abspath(workdir), 'optimal')
+
+
+def save_optimal(workdir: str, variables: dict, depth: int, model_info: dict):
+  """The extracted subnet: stem, blocks 1..depth and heads 1..depth (early exits)."""
+  subnet = {k: partition.extract(v, depth, heads='all') for k, v in variables.items()}
+  save_variables(optimal_path(workdir), subnet, {**model_info, 'depth': depth})
+
+
+def load_variables(path: str) -> tuple[dict, dict | None]:
+  """(variables, model_info) saved by `save_variables`."""
+  path = os.path.abspath(path)
+  if not os.path.isdir(os.path.join(path, 'variables')):
+    raise FileNotFoundError(f'no saved variables under {path}')
+  variables = ocp.StandardCheckpointer().restore(os.path.join(path, 'variables'))
+  info_file = os.path.join(path, 'model.json')
+  info = None
+  if os.path.exists(info_file):
+    with open(info_file) as f:
+      info = json.load(f)
+  return variables, info

@@ -1,0 +1,45 @@
+"""The one place where the active depth changes: the start of block d+1 and its head.
+
+`config.grow.init` chooses what the deeper network starts from:
+  'trained'  : the full tree as it stands (the warm-up plus every depth trained since);
+  'warmup'   : the warm-up weights alone, discarding later training (the paper's notebooks);
+  'identity' : as 'trained', but the new block's last BatchNorm has scale and shift at
+               zero, so the block adds nothing to its shortcut, and the new head is a copy
+               of the previous one: the deeper net first computes what the shallower did.
+               Exact where the shortcut is the identity (no projection).
+"""
+
+import jax
+import jax.numpy as jnp
+
+from odn_jax import partition
+from odn_jax.models import block_key, head_key
+
+GROW_INITS = ('trained', 'warmup', 'identity')
+
+
+def check_init(init: str):
+  if init not in GROW_INITS:
+    raise ValueError(f'config.grow.init must be one of {GROW_INITS}, got {init!r}')
+
+
+def grown_variables(variables: dict, warmup_variables: dict, depth: int, init: str) -> dict:
+  """Full {'params', 'state'} trees from which depth `depth` starts training."""
+  check_init(init)
+  if init == 'warmup':
+    return warmup_variables
+  if init == 'trained' or depth == 1:
+    return variables
+  params = dict(variables['params'])
+  block = dict(params[block_key(depth)])
+  block['bn_out'] = jax.tree.map(jnp.zeros_like, block['bn_out'])
+  params[block_key(depth)] = block
+  previous_head, new_head = params[head_key(depth - 1)], params[head_key(depth)]
+  if jax.tree.map(jnp.shape, previous_head) == jax.tree.map(jnp.shape, new_head):
+    params[head_key(depth)] = previous_head
+  return {'params': params, 'state': variables['state']}
+
+
+def active_variables(variables: dict, depth: int) -> tuple[dict, dict]:
+  """(params, state) that depth `depth` trains."""
+  return partition.prefix(variables['params'], depth), partition.prefix(variables['state'], depth)

@@ -1,0 +1,1 @@
+"""Optimizer, train state and the jitted steps."""

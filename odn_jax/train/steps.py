@@ -1,0 +1,113 @@
+"""The jitted programs of a search: train step (active depth static), warm-up step, eval step.
+
+Each step is a pure function of explicit pytrees. `make_steps(model, tx)` closes over the
+network description and the optimizer, so `depth` is the only static argument left:
+growing the network compiles one new program and reuses everything else.
+"""
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from flax import struct
+
+
+class TrainState(struct.PyTreeNode):
+  """What one optimizer trains: a parameter tree, its BatchNorm state, the optimizer state."""
+  params: Any
+  state: Any
+  opt_state: Any
+
+
+def _sgd(learning_rate, momentum, weight_decay):
+  # The reference's torch SGD: decay added to the gradient before momentum.
+  return optax.chain(optax.add_decayed_weights(weight_decay),
+                     optax.sgd(learning_rate, momentum=momentum))
+
+
+def make_optimizer(optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """SGD whose learning rate lives in the optimizer state, set by the caller every step."""
+  return optax.inject_hyperparams(_sgd, static_args=('momentum', 'weight_decay'))(
+      learning_rate=0.0, momentum=optim.momentum, weight_decay=optim.weight_decay)
+
+
+def create_train_state(tx: optax.GradientTransformation, params, state) -> TrainState:
+  """A state that owns its arrays: the steps donate it, and `params` may be shared."""
+  params, state = jax.tree.map(jnp.copy, (params, state))
+  return TrainState(params=params, state=state, opt_state=tx.init(params))
+
+
+def cross_entropy(logits, labels):
+  return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def zero_metrics(num_heads: int = 1) -> dict:
+  """Per-epoch sums kept on the device: no host sync until the epoch ends."""
+  return {'loss': jnp.zeros(()), 'correct': jnp.zeros((num_heads,)), 'count': jnp.zeros(())}
+
+
+class Steps(NamedTuple):
+  train: Any  # (ts, metrics, batch, learning_rate, *, depth) -> (ts, metrics)
+  warmup: Any  # (ts, metrics, batch, learning_rate) -> (ts, metrics)
+  eval: Any  # (params, state, batch, *, depth) -> {'correct': [depth], 'count': []}
+  grad: Any  # (params, state, batch, *, depth) -> grads at one depth (tests, benchmarks)
+  warmup_grad: Any  # (params, state, batch) -> grads of the summed per-head loss
+
+
+def make_steps(model, tx: optax.GradientTransformation) -> Steps:
+  """The jitted steps of `model` trained by `tx`."""
+
+  def depth_loss(params, state, batch, depth):
+    logits, new_state = model.apply(params, state, batch['image'], depth, train=True)
+    loss = cross_entropy(logits, batch['label'])
+    return loss, (new_state, (logits.argmax(-1) == batch['label'])[None])
+
+  def all_heads_loss(params, state, batch):
+    # One pass through the full net, every head reading its own block: the sum of the
+    # per-depth losses, with the gradient of the reference's pass-per-depth loop.
+    all_logits, new_state = model.apply_all_heads(params, state, batch['image'],
+                                                  model.max_depth, train=True)
+    loss = sum(cross_entropy(logits, batch['label']) for logits in all_logits)
+    hits = jnp.stack([logits.argmax(-1) == batch['label'] for logits in all_logits])
+    return loss, (new_state, hits)
+
+  def update(ts, metrics, loss_fn, learning_rate):
+    (loss, (new_state, hits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
+    hyperparams = {**ts.opt_state.hyperparams,
+                   'learning_rate': jnp.asarray(learning_rate, jnp.float32)}
+    opt_state = ts.opt_state._replace(hyperparams=hyperparams)
+    updates, opt_state = tx.update(grads, opt_state, ts.params)
+    ts = TrainState(optax.apply_updates(ts.params, updates), new_state, opt_state)
+    metrics = {'loss': metrics['loss'] + loss * hits.shape[1],
+               'correct': metrics['correct'] + hits.sum(axis=1),
+               'count': metrics['count'] + hits.shape[1]}
+    return ts, metrics
+
+  @functools.partial(jax.jit, static_argnames='depth', donate_argnums=(0, 1))
+  def train_step(ts, metrics, batch, learning_rate, *, depth):
+    loss_fn = lambda p: depth_loss(p, ts.state, batch, depth)
+    return update(ts, metrics, loss_fn, learning_rate)
+
+  @functools.partial(jax.jit, donate_argnums=(0, 1))
+  def warmup_step(ts, metrics, batch, learning_rate):
+    return update(ts, metrics, lambda p: all_heads_loss(p, ts.state, batch), learning_rate)
+
+  @functools.partial(jax.jit, static_argnames='depth')
+  def eval_step(params, state, batch, *, depth):
+    all_logits, _ = model.apply_all_heads(params, state, batch['image'], depth, train=False)
+    mask = batch['mask']
+    correct = jnp.stack([((l.argmax(-1) == batch['label']) * mask).sum() for l in all_logits])
+    return {'correct': correct, 'count': mask.sum()}
+
+  @functools.partial(jax.jit, static_argnames='depth')
+  def grad_step(params, state, batch, *, depth):
+    return jax.grad(lambda p: depth_loss(p, state, batch, depth)[0])(params)
+
+  @jax.jit
+  def warmup_grad(params, state, batch):
+    return jax.grad(lambda p: all_heads_loss(p, state, batch)[0])(params)
+
+  return Steps(train_step, warmup_step, eval_step, grad_step, warmup_grad)

@@ -1,0 +1,97 @@
+"""The jitted steps and growth: gradients, locality of the train step, identity growth."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from odn_jax import defaults, growth, partition
+from odn_jax.models import ResNet, block_key, head_key
+from odn_jax.train import steps as steps_lib
+
+MODEL = ResNet('resnet18', num_classes=5, width=4)
+SHAPE = (8, 8, 1)
+
+
+@pytest.fixture(scope='module')
+def setup():
+  params, state = MODEL.init(jax.random.key(0), SHAPE)
+  tx = steps_lib.make_optimizer(defaults.base_config().optim)
+  steps = steps_lib.make_steps(MODEL, tx)
+  rng = np.random.default_rng(0)
+  batch = {'image': jnp.asarray(rng.normal(size=(6, *SHAPE)), jnp.float32),
+           'label': jnp.asarray(rng.integers(0, 5, size=6), jnp.int32),
+           'mask': jnp.ones(6)}
+  return params, state, tx, steps, batch
+
+
+def test_warmup_gradient_equals_sum_of_per_depth_gradients(setup):
+  params, state, _, steps, batch = setup
+  one_pass = steps.warmup_grad(params, state, batch)
+  per_depth = [steps.grad(params, state, batch, depth=d) for d in range(1, MODEL.max_depth + 1)]
+  summed = jax.tree.map(lambda *g: sum(g), *per_depth)
+  chex.assert_trees_all_close(one_pass, summed, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize('depth', [1, 4])
+def test_train_step_leaves_deeper_blocks_bit_identical(setup, depth):
+  params, state, tx, steps, batch = setup
+  full = {'params': params, 'state': state}
+  ts = steps_lib.create_train_state(tx, partition.prefix(params, depth),
+                                    partition.prefix(state, depth))
+  assert set(ts.params) == set(partition.prefix_keys(depth))
+  before = jax.tree.map(np.array, full)
+  for _ in range(2):
+    ts, _ = steps.train(ts, steps_lib.zero_metrics(), batch, 0.1, depth=depth)
+  new_params = partition.merge(params, ts.params)
+  new_state = partition.merge(state, ts.state)
+  for key in set(params) - set(partition.prefix_keys(depth)):
+    chex.assert_trees_all_equal(new_params[key], before['params'][key])
+    if key in state:
+      chex.assert_trees_all_equal(new_state[key], before['state'][key])
+  assert not np.allclose(new_params[block_key(depth)]['conv1']['kernel'],
+                         before['params'][block_key(depth)]['conv1']['kernel'])
+
+
+def test_train_step_accumulates_metrics_and_uses_the_given_learning_rate(setup):
+  params, state, tx, steps, batch = setup
+  make = lambda: steps_lib.create_train_state(tx, partition.prefix(params, 1),
+                                              partition.prefix(state, 1))
+  frozen, metrics = steps.train(make(), steps_lib.zero_metrics(), batch, 0.0, depth=1)
+  chex.assert_trees_all_equal(frozen.params, partition.prefix(params, 1))
+  _, metrics = steps.train(frozen, metrics, batch, 0.0, depth=1)
+  assert float(metrics['count']) == 12
+  assert 0 <= float(metrics['correct'][0]) <= 12 and float(metrics['loss']) > 0
+
+
+def test_eval_step_counts_only_unmasked_examples(setup):
+  params, state, _, steps, batch = setup
+  masked = {**batch, 'mask': jnp.array([1, 1, 1, 0, 0, 0], jnp.float32)}
+  out = steps.eval(params, state, masked, depth=3)
+  chex.assert_shape(out['correct'], (3,))
+  assert float(out['count']) == 3
+  logits, _ = MODEL.apply(params, state, batch['image'][:3], 3)
+  assert float(out['correct'][2]) == float((logits.argmax(-1) == batch['label'][:3]).sum())
+
+
+def test_identity_growth_preserves_the_function(setup):
+  params, state, _, _, batch = setup
+  # Make every piece non-trivial, as after training.
+  params = jax.tree.map(lambda x: x + 0.1, params)
+  variables = {'params': params, 'state': state}
+  grown = growth.grown_variables(variables, variables, 2, 'identity')
+  before, _ = MODEL.apply(params, state, batch['image'], 1)
+  after, _ = MODEL.apply(grown['params'], grown['state'], batch['image'], 2)
+  chex.assert_trees_all_close(after, before, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(MODEL.apply(params, state, batch['image'], 2)[0], before)
+
+
+def test_other_growth_inits(setup):
+  params, state, _, _, _ = setup
+  trained = {'params': params, 'state': state}
+  warm = {'params': jax.tree.map(jnp.zeros_like, params), 'state': state}
+  assert growth.grown_variables(trained, warm, 3, 'trained') is trained
+  assert growth.grown_variables(trained, warm, 3, 'warmup') is warm
+  with pytest.raises(ValueError, match='grow.init'):
+    growth.grown_variables(trained, warm, 3, 'zeros')
