@@ -66,7 +66,9 @@ def save_variables(path: str, variables: dict, model_info: dict | None = None):
   host = jax.tree.map(np.asarray, variables)
 
   def write(tmp):
-    ocp.StandardCheckpointer().save(os.path.join(tmp, 'variables'), host)
+    with ocp.StandardCheckpointer() as checkpointer:
+      checkpointer.save(os.path.join(tmp, 'variables'), host)
+      checkpointer.wait_until_finished()  # complete before the rename publishes it
     if model_info is not None:
       with open(os.path.join(tmp, 'model.json'), 'w') as f:
         json.dump(model_info, f, indent=1)
@@ -93,7 +95,8 @@ def load_variables(path: str) -> tuple[dict, dict | None]:
   path = os.path.abspath(path)
   if not os.path.isdir(os.path.join(path, 'variables')):
     raise FileNotFoundError(f'no saved variables under {path}')
-  variables = ocp.StandardCheckpointer().restore(os.path.join(path, 'variables'))
+  with ocp.StandardCheckpointer() as checkpointer:
+    variables = checkpointer.restore(os.path.join(path, 'variables'))
   info_file = os.path.join(path, 'model.json')
   info = None
   if os.path.exists(info_file):

@@ -61,6 +61,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.search.finetune_decimals = 2  # and while fine-tuning
   config.search.max_epochs_per_depth = 200
   config.search.max_epochs_total = 1000
+  # None: fine-tuning continues from the rate growth ended with.
   config.search.finetune_learning_rate = ml_collections.config_dict.placeholder(float)
 
   config.grow = ml_collections.ConfigDict()

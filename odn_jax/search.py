@@ -50,9 +50,12 @@ def max_depth(config: ml_collections.ConfigDict) -> int:
   return depth
 
 
-def phase_learning_rate(phase: str, config) -> float:
+def phase_learning_rate(phase: str, config, seg: Segment | None = None) -> float:
+  """The rate a phase starts with; fine-tuning continues from `seg`'s unless configured."""
   if phase == FINETUNE and config.search.finetune_learning_rate is not None:
     return config.search.finetune_learning_rate
+  if phase == FINETUNE and seg is not None:
+    return seg.learning_rate
   return config.search.learning_rate
 
 
@@ -67,7 +70,9 @@ def segment(history: Sequence[dict], config) -> Segment:
   records.reverse()
   decimals = (config.search.finetune_decimals if phase == FINETUNE
               else config.search.grow_decimals)
-  learning_rate = phase_learning_rate(phase, config)
+  # The rate a segment started with is in its first record (fine-tuning continues from the
+  # rate growth ended with); scripted histories without one start from the phase's rate.
+  learning_rate = records[0].get('learning_rate', phase_learning_rate(phase, config))
   best, best_epoch, flat = -math.inf, 0, 0
   for i, record in enumerate(records):
     accuracy = round(record['val_accuracy'], decimals)
@@ -119,7 +124,7 @@ def next_plan(history: Sequence[dict], config) -> Plan:
 def after_convergence(seg: Segment, why: str, config) -> Plan:
   """Grow or settle once the depth being grown has converged (the paper's target rule)."""
   goal = config.search.target - config.search.tolerance
-  finetune_lr = phase_learning_rate(FINETUNE, config)
+  finetune_lr = phase_learning_rate(FINETUNE, config, seg)
   if seg.best_val_accuracy >= goal:
     return Plan(FINETUNE, seg.depth, finetune_lr, f'{why}; reached target - tolerance {goal:g}%')
   if seg.depth >= max_depth(config):

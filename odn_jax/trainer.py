@@ -204,7 +204,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     desc = f'epoch {epoch + 1} {plan.phase} d={plan.depth}'
     run.ts, train_metrics = epoch_lib.train_epoch(
         step, run.ts, steps_lib.zero_metrics(num_heads), ds.train_batches(epoch),
-        learning_rates, desc, disable=quiet)
+        learning_rates, ds.steps_per_epoch, desc, quiet)
     val = epoch_lib.evaluate(steps.eval, run.ts.params, run.ts.state,
                              ds.eval_batches('validation'), eval_depth)
     run.history.append({'epoch': epoch + 1, 'phase': plan.phase, 'depth': plan.depth,
@@ -239,5 +239,4 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                            test_accuracy=float(test[-1]),
                            wall_clock_s=time.time() - started)
   report.write_summary(workdir, summary)
-  say(report.depth_table_text(summary))
   return summary

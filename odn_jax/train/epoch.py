@@ -4,9 +4,12 @@ import numpy as np
 import tqdm
 
 
-def train_epoch(step, ts, metrics, batches, learning_rates, desc: str = '', disable=False):
+def train_epoch(step, ts, metrics, batches, learning_rates, total: int, desc: str = '',
+                quiet: bool = False):
   """Runs `step` over `batches`; metrics stay on the device until the epoch ends."""
-  bar = tqdm.tqdm(batches, desc=desc, leave=False, disable=disable, dynamic_ncols=True)
+  # A bar only on a terminal (disable=None); logs get the trainer's one line per epoch.
+  bar = tqdm.tqdm(batches, desc=desc, total=total, leave=False, dynamic_ncols=True,
+                  disable=True if quiet else None)
   for batch, learning_rate in zip(bar, learning_rates):
     ts, metrics = step(ts, metrics, batch, learning_rate)
   bar.close()

@@ -14,6 +14,8 @@ import ml_collections
 import optax
 from flax import struct
 
+from odn_jax.models import head_key
+
 
 class TrainState(struct.PyTreeNode):
   """What one optimizer trains: a parameter tree, its BatchNorm state, the optimizer state."""
@@ -97,9 +99,11 @@ def make_steps(model, tx: optax.GradientTransformation) -> Steps:
 
   @functools.partial(jax.jit, static_argnames='depth')
   def eval_step(params, state, batch, *, depth):
-    all_logits, _ = model.apply_all_heads(params, state, batch['image'], depth, train=False)
+    """Correct counts of every head up to `depth` that `params` holds (the last is `depth`)."""
+    outputs, _ = model.features(params, state, batch['image'], depth, train=False)
     mask = batch['mask']
-    correct = jnp.stack([((l.argmax(-1) == batch['label']) * mask).sum() for l in all_logits])
+    correct = jnp.stack([((model.head(params, d, y).argmax(-1) == batch['label']) * mask).sum()
+                         for d, y in enumerate(outputs, 1) if head_key(d) in params])
     return {'correct': correct, 'count': mask.sum()}
 
   @functools.partial(jax.jit, static_argnames='depth')

@@ -1,0 +1,37 @@
+r"""Finds the optimal depth for a dataset and extracts that subnet.
+
+  python launch/train.py --config=configs/mnist.py --workdir=/tmp/odn_mnist \
+      [--config.grow.init=identity ...] [--fresh]
+
+Running the same command on an existing workdir resumes it; a finished one is reported.
+"""
+
+import json
+import os
+import shutil
+
+from absl import flags
+from ml_collections import config_flags
+
+from odn_jax import report, trainer
+from odn_jax.launch_utils import run_main
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints and results.')
+_FRESH = flags.DEFINE_bool('fresh', False, 'Delete what the workdir holds and start over.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  del argv
+  workdir = _WORKDIR.value
+  if _FRESH.value and os.path.isdir(workdir):
+    shutil.rmtree(workdir)
+  summary = trainer.train_and_evaluate(_CONFIG.value, workdir)
+  print(report.depth_table_text(summary))
+  print(json.dumps(summary, indent=1))
+
+
+if __name__ == '__main__':
+  run_main(main)
