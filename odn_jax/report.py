@@ -43,11 +43,20 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
   }
 
 
-def write_summary(workdir: str, summary_dict: dict):
-  path = os.path.join(workdir, 'summary.json')
+def _write_json(path: str, value):
   with open(path + '.tmp', 'w') as f:
-    json.dump(summary_dict, f, indent=1)
-  os.replace(path + '.tmp', path)  # a summary.json that exists is complete: the run is done
+    json.dump(value, f, indent=1)
+  os.replace(path + '.tmp', path)  # a file that exists is complete
+
+
+def write_summary(workdir: str, summary_dict: dict):
+  """summary.json; its existence marks the run as finished."""
+  _write_json(os.path.join(workdir, 'summary.json'), summary_dict)
+
+
+def write_history(workdir: str, history: list[dict]):
+  """history.json: one record per epoch so far (phase, depth, loss, validation accuracy)."""
+  _write_json(os.path.join(workdir, 'history.json'), history)
 
 
 def depth_table_text(s: dict) -> str:

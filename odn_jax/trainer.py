@@ -223,6 +223,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     else:
       run.plan = next_plan
     run.elapsed_s = time.time() - started
+    report.write_history(workdir, run.history)
     checkpoint.save_epoch(mngr, epoch + 1, run.tree(), run.meta())
     if run.plan.phase != search.DONE and should_stop(run.history):
       mngr.close()
