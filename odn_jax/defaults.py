@@ -50,7 +50,15 @@ def base_config() -> ml_collections.ConfigDict:
   config.warmup.learning_rate = 0.001  # peak of a cosine decay over the warm-up
 
   config.search = ml_collections.ConfigDict()
+  # 'target': the paper's rule; 'saturation': grow while it gains min_gain points;
+  # 'budget': the best depth within config.search.budget (0 = no limit on that measure).
   config.search.mode = 'target'
+  config.search.min_gain = 0.1
+  config.search.budget = ml_collections.ConfigDict({'params': 0, 'bytes': 0, 'flops': 0})
+  # 'shallowest': grow from depth 1 (the paper); 'profile': from the shallowest head whose
+  # warm-up validation accuracy is within start_margin points of the best head's.
+  config.search.start = 'shallowest'
+  config.search.start_margin = 2.0
   config.search.target = 99.5  # validation accuracy, percent
   config.search.tolerance = 0.5
   config.search.learning_rate = 0.01

@@ -89,13 +89,75 @@ def segment(history: Sequence[dict], config) -> Segment:
                  len(records) - 1 - best_epoch, learning_rate)
 
 
+MODES = ('target', 'saturation', 'budget')
+STARTS = ('shallowest', 'profile')
+BUDGET_KEYS = ('params', 'bytes', 'flops')
+
+
+def check_config(config):
+  """Refuses search settings the controller cannot follow, naming the key and the fix."""
+  max_depth(config)
+  s = config.search
+  if s.mode not in MODES:
+    raise ValueError(f'config.search.mode must be one of {MODES}, got {s.mode!r}')
+  if s.start not in STARTS:
+    raise ValueError(f'config.search.start must be one of {STARTS}, got {s.start!r}')
+  if not 0 < s.target <= 100:
+    raise ValueError(f'config.search.target must be in (0, 100], got {s.target}')
+  for key in ('tolerance', 'min_gain', 'start_margin'):
+    if s[key] < 0:
+      raise ValueError(f'config.search.{key} must be >= 0, got {s[key]}')
+  for key in ('patience', 'plateau_patience', 'max_epochs_per_depth', 'max_epochs_total'):
+    if s[key] < 1:
+      raise ValueError(f'config.search.{key} must be >= 1, got {s[key]}')
+  if s.mode == 'budget' and not any(s.budget[k] for k in BUDGET_KEYS):
+    raise ValueError("config.search.mode='budget' needs a limit: set config.search.budget"
+                     '.params, .bytes or .flops')
+
+
+def depth_limit(config, sizes: Sequence[dict] | None = None) -> int:
+  """The deepest depth the search may train: max_depth, and in budget mode what fits.
+
+  `sizes` are the rows of `odn_jax.size.depth_table` (params, bytes, flops per depth).
+  """
+  limit = max_depth(config)
+  if config.search.mode != 'budget':
+    return limit
+  if sizes is None:
+    raise ValueError('budget mode needs the size of every depth')
+  budget = config.search.budget
+  fits = [row['depth'] for row in sizes if row['depth'] <= limit and all(
+      not budget[k] or row[k] <= budget[k] for k in BUDGET_KEYS)]
+  if not fits:
+    raise ValueError(f'no depth fits config.search.budget ({budget.to_dict()}); depth 1 '
+                     f'needs {dict((k, sizes[0][k]) for k in BUDGET_KEYS)}')
+  return max(fits)
+
+
 def start_plan(config) -> Plan:
   if config.warmup.epochs > 0:
     return Plan(WARMUP, max_depth(config), config.warmup.learning_rate, 'warm-up of every head')
   return Plan(GROW, 1, config.search.learning_rate, 'no warm-up configured')
 
 
-def next_plan(history: Sequence[dict], config) -> Plan:
+def start_depth(warmup_profile: Sequence[float], config, limit: int) -> tuple[int, str]:
+  """Where growth starts after warm-up: depth 1, or where the warm-up profile says."""
+  if config.search.start == 'shallowest' or not warmup_profile:
+    return 1, 'start at depth 1'
+  profile = list(warmup_profile)[:limit]
+  best = max(profile)
+  depth = next(d for d, acc in enumerate(profile, 1) if acc >= best - config.search.start_margin)
+  return depth, (f'warm-up profile: depth {depth} is within {config.search.start_margin:g} '
+                 f'points of the best head ({best:.2f}%)')
+
+
+def warmup_profile(history: Sequence[dict]) -> list[float]:
+  """Validation accuracy of every head at the end of warm-up (empty without warm-up)."""
+  warmups = [h for h in history if h['phase'] == WARMUP]
+  return list(warmups[-1].get('val_accuracy_per_head', [])) if warmups else []
+
+
+def next_plan(history: Sequence[dict], config, sizes: Sequence[dict] | None = None) -> Plan:
   """The controller: where the search goes after the last epoch of `history`."""
   if not history:
     return start_plan(config)
@@ -104,10 +166,12 @@ def next_plan(history: Sequence[dict], config) -> Plan:
     return Plan(DONE, last['depth'], 0.0,
                 f'epoch cap reached ({config.search.max_epochs_total} in total)')
 
+  limit = depth_limit(config, sizes)
   if last['phase'] == WARMUP:
     if len(history) < config.warmup.epochs:
       return Plan(WARMUP, last['depth'], config.warmup.learning_rate)
-    return Plan(GROW, 1, config.search.learning_rate, 'warm-up finished; start at depth 1')
+    depth, why = start_depth(warmup_profile(history), config, limit)
+    return Plan(GROW, depth, config.search.learning_rate, f'warm-up finished; {why}')
 
   seg = segment(history, config)
   capped = seg.epochs >= config.search.max_epochs_per_depth
@@ -118,18 +182,45 @@ def next_plan(history: Sequence[dict], config) -> Plan:
   why = f'depth {seg.depth} converged at {seg.best_val_accuracy:g}% ({why})'
   if seg.phase == FINETUNE:
     return Plan(DONE, seg.depth, 0.0, f'fine-tuned: {why}')
-  return after_convergence(seg, why, config)
+  return after_convergence(history, seg, why, config, limit)
 
 
-def after_convergence(seg: Segment, why: str, config) -> Plan:
-  """Grow or settle once the depth being grown has converged (the paper's target rule)."""
+def after_convergence(history, seg: Segment, why: str, config, limit: int) -> Plan:
+  """Grow, or choose the depth to fine-tune, once the depth being grown has converged."""
+  mode = config.search.mode
   goal = config.search.target - config.search.tolerance
-  finetune_lr = phase_learning_rate(FINETUNE, config, seg)
+  best = {d: row['best_val_accuracy'] for d, row in per_depth(history).items()}
+
+  def finetune(depth, reason):
+    return Plan(FINETUNE, depth, phase_learning_rate(FINETUNE, config, seg), f'{why}; {reason}')
+
+  def grow(reason):
+    return Plan(GROW, seg.depth + 1, config.search.learning_rate, f'{why}; {reason}')
+
+  if mode == 'saturation':
+    # Growth pays while depth d+1 beats depth d by min_gain; then take the shallowest
+    # depth within min_gain of the best seen.
+    min_gain = config.search.min_gain
+    gain = best[seg.depth] - best.get(seg.depth - 1, -math.inf)
+    if gain >= min_gain and seg.depth < limit:
+      if seg.depth - 1 not in best:
+        return grow('no shallower depth to compare with, grow')
+      return grow(f'gain {gain:.2f} >= {min_gain:g} points, grow')
+    top = max(best.values())
+    depth = min(d for d, acc in best.items() if acc >= top - min_gain)
+    stop = 'maximum depth' if gain >= min_gain else f'gain {gain:.2f} < {min_gain:g} points'
+    return finetune(depth, f'{stop}; depth {depth} is within {min_gain:g} of the best')
+
   if seg.best_val_accuracy >= goal:
-    return Plan(FINETUNE, seg.depth, finetune_lr, f'{why}; reached target - tolerance {goal:g}%')
-  if seg.depth >= max_depth(config):
-    return Plan(FINETUNE, seg.depth, finetune_lr, f'{why}; maximum depth, fine-tune as is')
-  return Plan(GROW, seg.depth + 1, config.search.learning_rate, f'{why}; below {goal:g}%, grow')
+    return finetune(seg.depth, f'reached target - tolerance {goal:g}%')
+  if seg.depth < limit:
+    return grow(f'below {goal:g}%, grow')
+  if mode == 'budget':
+    top = max(best.values())
+    depth = min(d for d, acc in best.items() if acc == top)
+    return finetune(depth, f'depth {limit} is the deepest within the budget; '
+                           f'depth {depth} is the best that fits')
+  return finetune(seg.depth, 'maximum depth, fine-tune as is')
 
 
 def per_depth(history: Sequence[dict]) -> dict[int, dict]:

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from odn_jax import checkpoint, data, growth, partition, report, search
+from odn_jax import checkpoint, data, growth, partition, report, search, size
 from odn_jax.models import ResNet
 from odn_jax.train import epoch as epoch_lib
 from odn_jax.train import steps as steps_lib
@@ -115,25 +115,26 @@ class Search:
     self.plan = plan
     if plan.phase == search.DONE:
       return
-    if plan.phase == search.GROW and plan.depth != old.depth:
+    back = plan.depth < old.depth and old.phase != search.WARMUP
+    if back:  # a mode chose a shallower depth: its own best weights, as it converged
+      tagged, _ = checkpoint.load_variables(checkpoint.depth_path(workdir, plan.depth))
+      self.variables = {k: partition.merge(self.variables[k], tagged[k]) for k in tagged}
+    elif plan.phase == search.GROW and old.phase != search.WARMUP:
       self.variables = growth.grown_variables(self.variables, self.warmup, plan.depth,
                                               self.config.grow.init)
     new_ts = self.fresh_train_state(plan)
-    carry = old.phase != search.WARMUP and self.config.grow.init != 'warmup'
+    carry = old.phase != search.WARMUP and self.config.grow.init != 'warmup' and not back
     if carry:  # momentum of the pieces both depths share
       new_ts = new_ts.replace(opt_state=partition.carry_over(self.ts.opt_state, new_ts.opt_state))
     self.ts, self.best = new_ts, self.active(plan)
 
 
 def check_config(config):
-  search.max_depth(config)
+  search.check_config(config)
   growth.check_init(config.grow.init)
-  if not 0 < config.search.target <= 100:
-    raise ValueError(f'config.search.target must be in (0, 100], got {config.search.target}')
-  if config.search.tolerance < 0:
-    raise ValueError(f'config.search.tolerance must be >= 0, got {config.search.tolerance}')
   if config.batch_size < 1 or config.eval_batch_size < 1:
-    raise ValueError('config.batch_size and config.eval_batch_size must be >= 1')
+    raise ValueError('config.batch_size and config.eval_batch_size must be >= 1, got '
+                     f'{config.batch_size} and {config.eval_batch_size}')
 
 
 def prepare_workdir(config, workdir: str) -> dict | None:
@@ -179,6 +180,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   steps = steps_lib.make_steps(model, tx)
   params, state = model.init(jax.random.key(config.seed), ds.input_shape)
   run = Search(config, model, tx, {'params': params, 'state': state})
+  # Sizes per depth, for a budget; FLOPs only when the budget limits them (one compile each).
+  sizes = size.depth_table(model, ds.input_shape, search.max_depth(config),
+                           flops=bool(config.search.budget.flops))
 
   mngr = checkpoint.manager(workdir, config.checkpoint.keep)
   if mngr.latest_step() is not None:
@@ -216,7 +220,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                 and h['depth'] == plan.depth))
     say(f'{desc}: loss {train_metrics["loss"]:.4f}  val {val[-1]:.2f}%  best {best:.2f}%  '
         f'target {config.search.target:g}%  lr {plan.learning_rate:.3g}')
-    next_plan = search.next_plan(run.history, config)
+    next_plan = search.next_plan(run.history, config, sizes)
     if (next_plan.phase, next_plan.depth) != (plan.phase, plan.depth):
       say(f'-> {next_plan.phase} at depth {next_plan.depth}: {next_plan.reason}')
       run.move_to(next_plan, workdir)

@@ -125,3 +125,82 @@ def test_bad_max_depth_is_refused():
   config.model.max_depth = 9
   with pytest.raises(ValueError, match='max_depth must be in 1..8'):
     search.next_plan([], config)
+
+
+SIZES = [{'depth': d, 'params': 100 * d, 'bytes': 400 * d, 'flops': 1000 * d} for d in (1, 2, 3)]
+
+
+def test_saturation_grows_while_depth_pays():
+  config = make_config(mode='saturation', min_gain=1.0, target=100.0)
+  history = epochs('grow', 1, [80, 80, 80, 80]) + epochs('grow', 2, [85, 85, 85, 85])
+  plan = search.next_plan(history, config)
+  assert (plan.phase, plan.depth) == (search.GROW, 3)
+
+
+def test_saturation_gain_below_min_gain_stops_and_picks_the_shallowest_near_best():
+  config = make_config(mode='saturation', min_gain=1.0, target=100.0)
+  history = (epochs('grow', 1, [80, 80, 80, 80]) + epochs('grow', 2, [85.0, 85, 85, 85])
+             + epochs('grow', 3, [85.5, 85.5, 85.5, 85.5]))
+  plan = search.next_plan(history, config)
+  # Depth 3 gained 0.5 < 1.0 points; depth 2 is within 1.0 of the best (85.5).
+  assert (plan.phase, plan.depth) == (search.FINETUNE, 2)
+  assert 'gain 0.50 < 1' in plan.reason
+
+
+def test_saturation_ignores_the_target():
+  config = make_config(mode='saturation', min_gain=1.0, target=50.0)
+  history = epochs('grow', 1, [80, 80, 80, 80])
+  assert search.next_plan(history, config).phase == search.GROW
+
+
+def test_budget_caps_the_depth():
+  config = make_config(mode='budget', target=100.0)
+  config.search.budget.params = 250  # depths 1 and 2 fit
+  assert search.depth_limit(config, SIZES) == 2
+  history = epochs('grow', 1, [80, 80, 80, 80]) + epochs('grow', 2, [79, 79, 79, 79])
+  plan = search.next_plan(history, config, SIZES)
+  # Never grows to 3; returns the best depth that fits.
+  assert (plan.phase, plan.depth) == (search.FINETUNE, 1)
+  assert 'budget' in plan.reason
+
+
+def test_budget_of_one_depth_returns_depth_one():
+  config = make_config(mode='budget', target=100.0)
+  config.search.budget.flops = 1500
+  plan = search.next_plan(epochs('grow', 1, [80, 80, 80, 80]), config, SIZES)
+  assert (plan.phase, plan.depth) == (search.FINETUNE, 1)
+
+
+def test_budget_with_no_fitting_depth_or_no_limit_is_refused():
+  config = make_config(mode='budget')
+  with pytest.raises(ValueError, match='needs a limit'):
+    search.check_config(config)
+  config.search.budget.bytes = 10
+  with pytest.raises(ValueError, match='no depth fits'):
+    search.depth_limit(config, SIZES)
+
+
+def test_profile_start_skips_to_the_first_head_near_the_best():
+  config = make_config(start='profile', start_margin=5.0)
+  history = epochs('warmup', 3, [40, 50])
+  history[-1]['val_accuracy_per_head'] = [30.0, 60.0, 62.0]
+  plan = search.next_plan(history, config)
+  assert (plan.phase, plan.depth) == (search.GROW, 2)
+  assert 'profile' in plan.reason
+  config.search.start = 'shallowest'
+  assert search.next_plan(history, config).depth == 1
+
+
+def test_profile_start_respects_the_budget():
+  config = make_config(start='profile', start_margin=0.0, mode='budget')
+  config.search.budget.params = 150
+  history = epochs('warmup', 3, [40, 50])
+  history[-1]['val_accuracy_per_head'] = [30.0, 60.0, 62.0]
+  assert search.next_plan(history, config, SIZES).depth == 1
+
+
+def test_unknown_mode_and_start_are_refused():
+  with pytest.raises(ValueError, match='search.mode'):
+    search.check_config(make_config(mode='fastest'))
+  with pytest.raises(ValueError, match='search.start'):
+    search.check_config(make_config(start='deepest'))
