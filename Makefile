@@ -2,7 +2,8 @@
 PYTHON ?= $(firstword $(foreach p,python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12),$(shell $(p) -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && echo $(p))))
 VENV := .venv
 PY := $(VENV)/bin/python
-DEMO_DIR ?= /tmp/odn_demo
+# A new directory per demo: never overwrites an earlier run.
+DEMO_DIR ?= workdirs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: setup demo test clean
 
@@ -16,8 +17,9 @@ $(VENV)/.installed: requirements.txt setup.cfg
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
+# The whole method on the embedded digits: warm-up, growth, fine-tuning, extraction.
 demo: setup
-	$(PY) launch/describe.py --arch=resnet18 --input_shape=28,28,1 --num_classes=10
+	$(PY) launch/train.py --config=configs/quickstart.py --workdir=$(DEMO_DIR)
 
 test: setup
 	$(PY) -m pytest -q tests

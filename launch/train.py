@@ -9,6 +9,7 @@ Running the same command on an existing workdir resumes it; a finished one is re
 import json
 import os
 import shutil
+import sys
 
 from absl import flags
 from ml_collections import config_flags
@@ -22,13 +23,23 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints and r
 _FRESH = flags.DEFINE_bool('fresh', False, 'Delete what the workdir holds and start over.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
+EXIT_PREEMPTED = 75  # EX_TEMPFAIL: try again, the run resumes where it stopped
+EXIT_NON_FINITE = 3
+
 
 def main(argv):
   del argv
   workdir = _WORKDIR.value
   if _FRESH.value and os.path.isdir(workdir):
     shutil.rmtree(workdir)
-  summary = trainer.train_and_evaluate(_CONFIG.value, workdir)
+  try:
+    summary = trainer.train_and_evaluate(_CONFIG.value, workdir)
+  except trainer.Preempted as e:
+    print(f'preempted: {e}', file=sys.stderr)
+    sys.exit(EXIT_PREEMPTED)
+  except trainer.NonFiniteLoss as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(EXIT_NON_FINITE)
   print(report.depth_table_text(summary))
   print(json.dumps(summary, indent=1))
 

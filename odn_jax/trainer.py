@@ -7,9 +7,14 @@ depth changes, `odn_jax.checkpoint` makes every epoch resumable; this module onl
 epochs and moves weights between them.
 """
 
+import contextlib
+import functools
+import itertools
 import json
 import math
 import os
+import signal
+import threading
 import time
 from typing import Callable
 
@@ -18,7 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from odn_jax import checkpoint, data, growth, partition, report, search, size
+from odn_jax import checkpoint, data, growth, parallel, partition, report, search, size
 from odn_jax.models import ResNet
 from odn_jax.train import epoch as epoch_lib
 from odn_jax.train import steps as steps_lib
@@ -53,15 +58,25 @@ def warmup_learning_rates(config, epoch: int, steps_per_epoch: int):
 class Search:
   """The mutable position of one run; everything in it is saved every epoch."""
 
-  def __init__(self, config, model, tx, variables):
+  def __init__(self, config, model, tx, variables, steps_per_epoch: int):
     self.config, self.model, self.tx = config, model, tx
+    self.steps_per_epoch = steps_per_epoch
     self.variables = variables  # full {'params', 'state'}: every piece's latest weights
     self.warmup = variables  # full trees after warm-up ('warmup' growth reloads them)
     self.history: list[dict] = []
     self.plan = search.next_plan([], config)
     self.ts = self.fresh_train_state(self.plan)
     self.best = self.active(self.plan)  # best-on-validation weights of the current segment
+    self.metrics = steps_lib.zero_metrics(self.num_heads(self.plan))  # of the epoch under way
+    self.epoch_step = 0  # steps of that epoch already done (> 0 only after a preemption)
     self.elapsed_s = 0.0
+
+  def num_heads(self, plan) -> int:
+    return self.model.max_depth if plan.phase == search.WARMUP else 1
+
+  @property
+  def global_step(self) -> int:
+    return len(self.history) * self.steps_per_epoch + self.epoch_step
 
   def active(self, plan):
     depth = plan.depth if plan.phase != search.WARMUP else self.model.max_depth
@@ -74,23 +89,23 @@ class Search:
     return steps_lib.create_train_state(self.tx, active['params'], active['state'])
 
   def tree(self) -> dict:
-    return {'variables': self.variables, 'warmup': self.warmup, 'ts': self.ts, 'best': self.best}
+    return {'variables': self.variables, 'warmup': self.warmup, 'ts': self.ts, 'best': self.best,
+            'metrics': self.metrics}
 
   def meta(self) -> dict:
-    return {'history': self.history, 'plan': vars(self.plan), 'elapsed_s': self.elapsed_s}
+    return {'history': self.history, 'plan': vars(self.plan), 'epoch_step': self.epoch_step,
+            'elapsed_s': self.elapsed_s}
 
   def restore(self, tree, meta):
-    self.variables, self.warmup, self.ts, self.best = (
-        tree['variables'], tree['warmup'], tree['ts'], tree['best'])
+    self.variables, self.warmup, self.ts, self.best, self.metrics = (
+        tree['variables'], tree['warmup'], tree['ts'], tree['best'], tree['metrics'])
     self.history, self.plan = meta['history'], search.Plan(**meta['plan'])
-    self.elapsed_s = meta['elapsed_s']
+    self.epoch_step, self.elapsed_s = meta['epoch_step'], meta['elapsed_s']
 
   def template(self, plan):
     """The shape of the saved tree when the run stands at `plan`."""
-    position = (self.plan, self.ts, self.best)
-    self.plan, self.ts, self.best = plan, self.fresh_train_state(plan), self.active(plan)
-    tree = self.tree()
-    self.plan, self.ts, self.best = position
+    tree = {**self.tree(), 'ts': self.fresh_train_state(plan), 'best': self.active(plan),
+            'metrics': steps_lib.zero_metrics(self.num_heads(plan))}
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype), tree)
 
   def keep_best(self):
@@ -127,6 +142,7 @@ class Search:
     if carry:  # momentum of the pieces both depths share
       new_ts = new_ts.replace(opt_state=partition.carry_over(self.ts.opt_state, new_ts.opt_state))
     self.ts, self.best = new_ts, self.active(plan)
+    self.metrics = steps_lib.zero_metrics(self.num_heads(plan))
 
 
 def check_config(config):
@@ -161,25 +177,50 @@ def prepare_workdir(config, workdir: str) -> dict | None:
   return None
 
 
+class Preempted(Exception):
+  """SIGTERM arrived: the run saved its position mid-epoch and stopped; rerun to resume."""
+
+
+class NonFiniteLoss(Exception):
+  """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@contextlib.contextmanager
+def sigterm_flag():
+  """An Event set by SIGTERM (what TPU and cluster schedulers send before preempting)."""
+  flag = threading.Event()
+  if threading.current_thread() is not threading.main_thread():
+    yield flag  # signals reach only the main thread
+    return
+  previous = signal.signal(signal.SIGTERM, lambda *_: flag.set())
+  try:
+    yield flag
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        should_stop: Callable[[list], bool] = lambda history: False,
                        quiet: bool = False) -> dict | None:
   """Runs (or resumes) the search in `workdir`; returns the summary, or None if stopped early.
 
   `should_stop(history)` is asked after every saved epoch; True leaves the run resumable.
+  A SIGTERM finishes the current step, saves, and raises `Preempted`.
   """
   check_config(config)
+  parallel.check_batch_sizes(config)
   finished = prepare_workdir(config, workdir)
   if finished is not None:
     return finished
   say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
 
   ds = data.load(config)
+  mesh = parallel.make_mesh()
   model = build_model(config, ds.num_classes)
   tx = steps_lib.make_optimizer(config.optim)
   steps = steps_lib.make_steps(model, tx)
   params, state = model.init(jax.random.key(config.seed), ds.input_shape)
-  run = Search(config, model, tx, {'params': params, 'state': state})
+  run = Search(config, model, tx, {'params': params, 'state': state}, ds.steps_per_epoch)
   # Sizes per depth, for a budget; FLOPs only when the budget limits them (one compile each).
   sizes = size.depth_table(model, ds.input_shape, search.max_depth(config),
                            flops=bool(config.search.budget.flops))
@@ -189,57 +230,85 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     meta = checkpoint.restore_meta(mngr, mngr.latest_step())
     run.restore(checkpoint.restore_tree(mngr, mngr.latest_step(),
                                         run.template(search.Plan(**meta['plan']))), meta)
-    say(f'resumed {workdir} after epoch {len(run.history)}: {run.plan.phase} at depth '
-        f'{run.plan.depth}')
+    say(f'resumed {workdir} at epoch {len(run.history) + 1}, step {run.epoch_step}: '
+        f'{run.plan.phase} at depth {run.plan.depth}')
   else:
     say(f'{run.plan.phase} at depth {run.plan.depth}: {run.plan.reason}')
+  run.restore(parallel.replicate(run.tree(), mesh), run.meta())
+
+  def save():
+    if mngr.latest_step() == run.global_step:  # preempted right after a save: nothing new
+      return
+    run.elapsed_s = time.time() - started
+    checkpoint.save_epoch(mngr, run.global_step, run.tree(), run.meta())
 
   started = time.time() - run.elapsed_s
-  while run.plan.phase != search.DONE:
-    plan, epoch = run.plan, len(run.history)
-    if plan.phase == search.WARMUP:
-      step = steps.warmup
-      learning_rates = warmup_learning_rates(config, epoch, ds.steps_per_epoch)
-      num_heads, eval_depth = model.max_depth, model.max_depth
-    else:
-      step = lambda ts, m, b, lr, d=plan.depth: steps.train(ts, m, b, lr, depth=d)
-      learning_rates = [plan.learning_rate] * ds.steps_per_epoch
-      num_heads, eval_depth = 1, plan.depth
-    desc = f'epoch {epoch + 1} {plan.phase} d={plan.depth}'
-    run.ts, train_metrics = epoch_lib.train_epoch(
-        step, run.ts, steps_lib.zero_metrics(num_heads), ds.train_batches(epoch),
-        learning_rates, ds.steps_per_epoch, desc, quiet)
-    val = epoch_lib.evaluate(steps.eval, run.ts.params, run.ts.state,
-                             ds.eval_batches('validation'), eval_depth)
-    run.history.append({'epoch': epoch + 1, 'phase': plan.phase, 'depth': plan.depth,
-                        'learning_rate': plan.learning_rate, 'loss': train_metrics['loss'],
-                        'val_accuracy': float(val[-1]),
-                        'val_accuracy_per_head': [float(v) for v in val]})
-    run.keep_best()
-    best = (max(h['val_accuracy'] for h in run.history if h['phase'] == plan.phase
-                and h['depth'] == plan.depth))
-    say(f'{desc}: loss {train_metrics["loss"]:.4f}  val {val[-1]:.2f}%  best {best:.2f}%  '
-        f'target {config.search.target:g}%  lr {plan.learning_rate:.3g}')
-    next_plan = search.next_plan(run.history, config, sizes)
-    if (next_plan.phase, next_plan.depth) != (plan.phase, plan.depth):
-      say(f'-> {next_plan.phase} at depth {next_plan.depth}: {next_plan.reason}')
-      run.move_to(next_plan, workdir)
-    else:
-      run.plan = next_plan
-    run.elapsed_s = time.time() - started
-    report.write_history(workdir, run.history)
-    checkpoint.save_epoch(mngr, epoch + 1, run.tree(), run.meta())
-    if run.plan.phase != search.DONE and should_stop(run.history):
-      mngr.close()
-      return None
+  with sigterm_flag() as preempted:
+    while run.plan.phase != search.DONE:
+      plan, epoch = run.plan, len(run.history)
+      if plan.phase == search.WARMUP:
+        step = steps.warmup
+        learning_rates = warmup_learning_rates(config, epoch, ds.steps_per_epoch)
+      else:
+        step = functools.partial(steps.train, depth=plan.depth)
+        learning_rates = itertools.repeat(plan.learning_rate)
+      # A resumed epoch skips the steps it had done: the batches are a function of
+      # (seed, epoch), so it sees exactly what an uninterrupted run would.
+      batches = itertools.islice(ds.train_batches(epoch), run.epoch_step, None)
+      learning_rates = itertools.islice(learning_rates, run.epoch_step, None)
+      desc = f'epoch {epoch + 1} {plan.phase} d={plan.depth}'
+      run.ts, run.metrics, done = epoch_lib.train_epoch(
+          step, run.ts, run.metrics, (parallel.shard_batch(b, mesh) for b in batches),
+          learning_rates, ds.steps_per_epoch - run.epoch_step, desc, quiet,
+          stop=preempted.is_set)
+      run.epoch_step += done
+      if run.epoch_step < ds.steps_per_epoch:  # SIGTERM: save the position inside the epoch
+        save()
+        mngr.close()
+        raise Preempted(f'preempted at epoch {epoch + 1}, step {run.epoch_step}; saved to '
+                        f'{workdir}: rerun the same command to resume')
+
+      train_metrics = epoch_lib.summarize(run.metrics)
+      if not math.isfinite(train_metrics['loss']):
+        mngr.close()
+        raise NonFiniteLoss(
+            f'training loss is {train_metrics["loss"]} at epoch {epoch + 1} ({plan.phase}, '
+            f'depth {plan.depth}, lr {plan.learning_rate:g}); the last good checkpoint in '
+            f'{workdir} is intact: lower the learning rate and rerun')
+      val = epoch_lib.evaluate(steps.eval, run.ts.params, run.ts.state,
+                               (parallel.shard_batch(b, mesh)
+                                for b in ds.eval_batches('validation')),
+                               model.max_depth if plan.phase == search.WARMUP else plan.depth)
+      run.history.append({'epoch': epoch + 1, 'phase': plan.phase, 'depth': plan.depth,
+                          'learning_rate': plan.learning_rate, 'loss': train_metrics['loss'],
+                          'val_accuracy': float(val[-1]),
+                          'val_accuracy_per_head': [float(v) for v in val]})
+      run.epoch_step = 0
+      run.metrics = steps_lib.zero_metrics(run.num_heads(plan))
+      run.keep_best()
+      seg = search.segment(run.history, config) if plan.phase != search.WARMUP else None
+      say(f'{desc}: loss {train_metrics["loss"]:.4f}  val {val[-1]:.2f}%  '
+          + (f'best {seg.best_val_accuracy:g}%  ' if seg else '')
+          + f'target {config.search.target:g}%  lr {plan.learning_rate:.3g}')
+      next_plan = search.next_plan(run.history, config, sizes)
+      if (next_plan.phase, next_plan.depth) != (plan.phase, plan.depth):
+        say(f'-> {next_plan.phase} at depth {next_plan.depth}: {next_plan.reason}')
+        run.move_to(next_plan, workdir)
+      else:
+        run.plan = next_plan
+      report.write_history(workdir, run.history)
+      save()
+      if run.plan.phase != search.DONE and should_stop(run.history):
+        mngr.close()
+        return None
   mngr.close()
 
   depth = run.plan.depth
-  info = model_info(config, ds)
-  checkpoint.save_optimal(workdir, run.best, depth, info)
+  checkpoint.save_optimal(workdir, run.best, depth, model_info(config, ds))
   subnet, _ = checkpoint.load_variables(checkpoint.optimal_path(workdir))
   test = epoch_lib.evaluate(steps.eval, subnet['params'], subnet['state'],
-                            ds.eval_batches('test'), depth)
+                            (parallel.shard_batch(b, mesh) for b in ds.eval_batches('test')),
+                            depth)
   summary = report.summary(config, model, ds, run.history, run.plan,
                            test_accuracy=float(test[-1]),
                            wall_clock_s=time.time() - started)

@@ -5,18 +5,31 @@ import tqdm
 
 
 def train_epoch(step, ts, metrics, batches, learning_rates, total: int, desc: str = '',
-                quiet: bool = False):
-  """Runs `step` over `batches`; metrics stay on the device until the epoch ends."""
+                quiet: bool = False, stop=lambda: False):
+  """Runs `step` over `batches` until they end or `stop()`; returns (ts, metrics, steps done).
+
+  Metrics stay on the device: nothing here waits for a step to finish.
+  """
   # A bar only on a terminal (disable=None); logs get the trainer's one line per epoch.
-  bar = tqdm.tqdm(batches, desc=desc, total=total, leave=False, dynamic_ncols=True,
+  bar = tqdm.tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True,
                   disable=True if quiet else None)
-  for batch, learning_rate in zip(bar, learning_rates):
+  done = 0
+  for batch, learning_rate in zip(batches, learning_rates):
+    if stop():
+      break
     ts, metrics = step(ts, metrics, batch, learning_rate)
+    done += 1
+    bar.update()
   bar.close()
-  metrics = {k: np.asarray(v) for k, v in metrics.items()}  # the epoch's one host sync
+  return ts, metrics, done
+
+
+def summarize(metrics) -> dict:
+  """Mean loss and per-head accuracy of an epoch: its one host sync."""
+  metrics = {k: np.asarray(v) for k, v in metrics.items()}
   count = max(float(metrics['count']), 1.0)
-  return ts, {'loss': float(metrics['loss']) / count,
-              'accuracy': (100.0 * metrics['correct'] / count).tolist()}
+  return {'loss': float(metrics['loss']) / count,
+          'accuracy': (100.0 * metrics['correct'] / count).tolist()}
 
 
 def evaluate(eval_step, params, state, batches, depth: int) -> np.ndarray:
