@@ -14,7 +14,7 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
-from odn_jax import report, trainer
+from odn_jax import parallel, report, trainer
 from odn_jax.launch_utils import run_main
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
@@ -32,6 +32,7 @@ def main(argv):
   workdir = _WORKDIR.value
   if _FRESH.value and os.path.isdir(workdir):
     shutil.rmtree(workdir)
+  parallel.initialize(_CONFIG.value.distributed)
   try:
     summary = trainer.train_and_evaluate(_CONFIG.value, workdir)
   except trainer.Preempted as e:

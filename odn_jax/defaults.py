@@ -10,6 +10,7 @@ import ml_collections
 def base_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
+  config.distributed = False  # multi-host: jax.distributed.initialize() before anything else
 
   config.data = ml_collections.ConfigDict()
   # 'tfds' | 'idx' | 'npz' | 'digits'
