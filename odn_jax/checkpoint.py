@@ -37,18 +37,29 @@ def save_epoch(mngr: ocp.CheckpointManager, step: int, tree, meta: dict):
   mngr.wait_until_finished()
 
 
+def _unusable(mngr, step, e) -> CheckpointError:
+  reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+  return CheckpointError(
+      f'checkpoint {mngr.directory}/{step} cannot be restored ({reason}); rerun with the '
+      'config it was written with, or pass --fresh to delete it and start over')
+
+
 def restore_meta(mngr: ocp.CheckpointManager, step: int) -> dict:
-  return mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))['meta']
+  try:
+    meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))['meta']
+  except Exception as e:  # any damage: refuse, never silently start over
+    raise _unusable(mngr, step, e) from e
+  if not isinstance(meta, dict) or not {'history', 'plan', 'epoch_step'} <= set(meta):
+    raise _unusable(mngr, step, ValueError('metadata incomplete'))
+  return meta
 
 
 def restore_tree(mngr: ocp.CheckpointManager, step: int, template):
   """The train tree of `step`, shaped like `template` (a tree of arrays or ShapeDtypeStructs)."""
   try:
     restored = mngr.restore(step, args=ocp.args.Composite(train=ocp.args.StandardRestore(template)))
-  except (ValueError, KeyError, FileNotFoundError) as e:
-    raise CheckpointError(
-        f'checkpoint {mngr.directory}/{step} does not match this config ({e}); '
-        'use the config it was written with, or --fresh to start over') from e
+  except Exception as e:  # any damage or mismatch: refuse, never silently start over
+    raise _unusable(mngr, step, e) from e
   return restored['train']
 
 

@@ -158,6 +158,8 @@ def prepare_workdir(config, workdir: str) -> dict | None:
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise NotADirectoryError(f'workdir {workdir} is a file; pass a directory')
   os.makedirs(workdir, exist_ok=True)
+  if not os.access(workdir, os.W_OK):
+    raise PermissionError(f'workdir {workdir} is not writable; pass a directory you can write')
   config_file = os.path.join(workdir, CONFIG)
   if os.path.exists(config_file):
     with open(config_file) as f:
