@@ -19,9 +19,10 @@ def prefix_keys(depth: int, heads: str = 'last') -> list[str]:
           + [head_key(i) for i in head_range])
 
 
-def prefix(tree: dict, depth: int) -> dict:
-  """The part of `tree` that depth `depth` trains: stem, blocks 1..depth, head `depth`."""
-  return {k: tree[k] for k in prefix_keys(depth) if k in tree}
+def prefix(tree: dict, depth: int, heads: str = 'last') -> dict:
+  """The part of `tree` that depth `depth` trains: stem, blocks 1..depth, head `depth`
+  (or, with heads='all', every head up to it, as the warm-up trains them)."""
+  return {k: tree[k] for k in prefix_keys(depth, heads) if k in tree}
 
 
 def merge(full: dict, part: dict) -> dict:
@@ -34,8 +35,7 @@ def merge(full: dict, part: dict) -> dict:
 
 def extract(tree: dict, depth: int, heads: str = 'last') -> dict:
   """The standalone subnet of depth `depth`; with heads='all' it keeps every early exit."""
-  keys = prefix_keys(depth, heads)
-  return {k: jax.tree.map(np.asarray, tree[k]) for k in keys if k in tree}
+  return jax.tree.map(np.asarray, prefix(tree, depth, heads))
 
 
 def carry_over(old, new):

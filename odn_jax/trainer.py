@@ -78,11 +78,12 @@ class Search:
   def global_step(self) -> int:
     return len(self.history) * self.steps_per_epoch + self.epoch_step
 
-  def active(self, plan):
-    depth = plan.depth if plan.phase != search.WARMUP else self.model.max_depth
-    if plan.phase == search.WARMUP:  # every head trains
-      return {k: partition.extract(v, depth, heads='all') for k, v in self.variables.items()}
-    return {k: partition.prefix(v, depth) for k, v in self.variables.items()}
+  def active(self, plan) -> dict:
+    """{'params', 'state'} that `plan` trains: the warm-up trains every block and head."""
+    if plan.phase == search.WARMUP:
+      return {k: partition.prefix(v, self.model.max_depth, heads='all')
+              for k, v in self.variables.items()}
+    return {k: partition.prefix(v, plan.depth) for k, v in self.variables.items()}
 
   def fresh_train_state(self, plan) -> TrainState:
     active = self.active(plan)
