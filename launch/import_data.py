@@ -1,0 +1,25 @@
+r"""Prepares a TFDS dataset offline from its original files.
+
+  python launch/import_data.py --dataset=fashion_mnist \
+      --source_dir=/usr/share/datasets/fashion-mnist [--data_dir=~/tensorflow_datasets]
+"""
+
+from absl import flags
+
+from odn_jax.data import offline
+from odn_jax.launch_utils import run_main
+
+_DATASET = flags.DEFINE_string('dataset', None, 'TFDS name, e.g. fashion_mnist or mnist.')
+_SOURCE_DIR = flags.DEFINE_string('source_dir', None, "Folder with the dataset's original files.")
+_DATA_DIR = flags.DEFINE_string('data_dir', None, "TFDS data_dir (None: TFDS's default).")
+flags.mark_flags_as_required(['dataset', 'source_dir'])
+
+
+def main(argv):
+  del argv
+  sizes = offline.import_dataset(_DATASET.value, _SOURCE_DIR.value, _DATA_DIR.value)
+  print(f'prepared {_DATASET.value}: ' + ', '.join(f'{k} {v:,}' for k, v in sizes.items()))
+
+
+if __name__ == '__main__':
+  run_main(main)

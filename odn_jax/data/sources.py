@@ -1,0 +1,125 @@
+"""Where examples come from: TFDS, a folder of IDX files, an .npz file, or the embedded digits.
+
+Every source ends as the same thing: {'train', 'validation', 'test'} -> (images uint8
+[N, H, W, C], labels int32 [N]), held in memory (the paper's datasets are all under
+300 MB as uint8), checked once here so the pipeline can trust it.
+"""
+
+import os
+
+import numpy as np
+
+from odn_jax.data import idx
+from odn_jax.data.errors import DataError
+
+SOURCES = ('tfds', 'idx', 'npz', 'digits')
+SPLITS = ('train', 'validation', 'test')
+
+
+def load_splits(data_config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  source = data_config.source
+  if source not in SOURCES:
+    raise DataError(f'config.data.source must be one of {SOURCES}, got {source!r}')
+  read = {'digits': _digits, 'tfds': lambda: _tfds(data_config),
+          'idx': lambda: idx.load_folder(data_config.path), 'npz': lambda: _npz(data_config.path)}
+  splits = {k: check_split(k, *v, data_config.num_classes, data_config.label_offset, source)
+            for k, v in read[source]().items()}
+  splits = _split_validation(splits, data_config)
+  if data_config.train_subset:
+    images, labels = splits['train']
+    splits['train'] = images[:data_config.train_subset], labels[:data_config.train_subset]
+  channels = {v[0].shape[-1] for v in splits.values()}
+  if len(data_config.mean) not in channels or len(data_config.std) not in channels:
+    raise DataError(f'config.data.mean/std have {len(data_config.mean)}/{len(data_config.std)}'
+                    f' values but the images have {channels.pop()} channels; give one per channel')
+  return splits
+
+
+def check_split(split, images, labels, num_classes, label_offset=0, source=''):
+  """uint8 [N, H, W, C] images and int32 labels in 0..num_classes-1, or a DataError."""
+  images, labels = np.asarray(images), np.asarray(labels)
+  where = f'{source} {split} split'
+  if images.ndim == 3:
+    images = images[..., None]
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise DataError(f'{where}: images have shape {images.shape}; expected [N, H, W] or '
+                    '[N, H, W, C] with C = 1 or 3')
+  if images.dtype != np.uint8:
+    raise DataError(f'{where}: images are {images.dtype}; expected uint8 pixels in 0..255')
+  if labels.ndim != 1 or len(labels) != len(images):
+    raise DataError(f'{where}: {len(images)} images but labels of shape {labels.shape}; '
+                    'expected one integer label per image')
+  if not np.issubdtype(labels.dtype, np.integer):
+    raise DataError(f'{where}: labels are {labels.dtype}; expected integers')
+  labels = labels.astype(np.int32) + label_offset
+  if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+    raise DataError(f'{where}: labels (after offset {label_offset}) span {labels.min()}..'
+                    f'{labels.max()}; expected 0..{num_classes - 1} '
+                    '(set config.data.num_classes / label_offset)')
+  return images, labels
+
+
+def _split_validation(splits, data_config):
+  """The reference's split: train = first num_train, validation = the next num_val."""
+  if 'validation' in splits:
+    return splits
+  images, labels = splits['train']
+  n_train = data_config.num_train
+  n_val = data_config.num_val or len(labels) - n_train
+  if n_train < 1 or n_train + n_val > len(labels) or n_val < 1:
+    raise DataError(f'config.data.num_train={data_config.num_train} and num_val='
+                    f'{data_config.num_val} do not fit the {len(labels)} training examples')
+  return {'train': (images[:n_train], labels[:n_train]),
+          'validation': (images[n_train:n_train + n_val], labels[n_train:n_train + n_val]),
+          'test': splits['test']}
+
+
+def _npz(path):
+  if not os.path.isfile(path):
+    raise DataError(f'npz file {path!r} does not exist; set config.data.path')
+  with np.load(path) as f:
+    missing = {'x_train', 'y_train', 'x_test', 'y_test'} - set(f.files)
+    if missing:
+      raise DataError(f'{path} lacks {sorted(missing)}; an npz source holds x_train, y_train, '
+                      'x_test, y_test and optionally x_val, y_val')
+    splits = {'train': (f['x_train'], f['y_train']), 'test': (f['x_test'], f['y_test'])}
+    if 'x_val' in f.files and 'y_val' in f.files:
+      splits['validation'] = (f['x_val'], f['y_val'])
+  return splits
+
+
+def _digits():
+  """scikit-learn's 1,797 real 8x8 digits: a fixed stratified 60/20/20 split."""
+  from sklearn import datasets, model_selection  # pylint: disable=g-import-not-at-top
+  digits = datasets.load_digits()
+  images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+  labels = digits.target.astype(np.int32)
+  split = lambda x, y, size: model_selection.train_test_split(
+      x, y, test_size=size, stratify=y, random_state=0)
+  x_rest, x_test, y_rest, y_test = split(images, labels, 0.2)
+  x_train, x_val, y_train, y_val = split(x_rest, y_rest, 0.25)
+  return {'train': (x_train, y_train), 'validation': (x_val, y_val), 'test': (x_test, y_test)}
+
+
+def _tfds(data_config):
+  """The official train and test splits, read through TFDS's array_record data source."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  splits = {}
+  for split in ('train', 'test'):
+    try:
+      source = tfds.data_source(data_config.name, split=split, data_dir=data_config.data_dir,
+                                download=False)
+    except Exception as e:  # TFDS raises several types for "not prepared"
+      raise DataError(
+          f'TFDS dataset {data_config.name!r} is not prepared in '
+          f'{data_config.data_dir or "the default data_dir"} and cannot be downloaded here '
+          f'({type(e).__name__}); prepare it offline with: python launch/import_data.py '
+          f'--dataset={data_config.name} --source_dir=DIR_WITH_ORIGINAL_FILES'
+          + (f' --data_dir={data_config.data_dir}' if data_config.data_dir else '')) from e
+    try:  # one batched read decodes 2-3x faster than item by item
+      examples = source.__getitems__(range(len(source)))
+    except (TypeError, AttributeError):  # mocked sources (tfds.testing) read item by item
+      examples = [source[i] for i in range(len(source))]
+    splits[split] = (np.stack([e['image'] for e in examples]),
+                     np.array([e['label'] for e in examples]))
+  return splits
