@@ -11,6 +11,20 @@ USER_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError, NotADir
                PermissionError)
 
 
+def _one_line(e: BaseException) -> str:
+  if isinstance(e, (KeyError, AttributeError)) and e.args:
+    # ml_collections nests a KeyError's repr in its message: unwrap quotes and escapes.
+    message = str(e.args[0]).replace('\\n', ' ').replace("\\'", "'").replace("'", '')
+  else:
+    message = str(e)
+  return ' '.join(message.strip('"').split())
+
+
+def _fail(message: str):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
 def run_main(main):
   """absl's app.run, but bad input ends with one line on stderr and exit status 2."""
 
@@ -20,8 +34,11 @@ def run_main(main):
     except USER_ERRORS as e:
       if _VERBOSE.value:
         raise
-      message = e.args[0] if isinstance(e, KeyError) and e.args else e
-      print(f'error: {message}', file=sys.stderr)
-      sys.exit(2)
+      _fail(_one_line(e))
 
-  app.run(guarded)
+  try:
+    app.run(guarded)
+  except AttributeError as e:  # ml_collections' unknown --config.KEY, raised by the flag parser
+    if '--verbose' in sys.argv:
+      raise
+    _fail(f'unknown config key {_one_line(e)} (the keys are in odn_jax/defaults.py)')

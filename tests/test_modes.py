@@ -1,0 +1,34 @@
+"""The search modes end to end on the quickstart config."""
+
+from odn_jax import size, trainer
+from odn_jax.models import ResNet
+
+from conftest import quickstart_config
+
+
+def test_saturation_mode_needs_no_target(tmp_path):
+  config = quickstart_config()
+  config.search.mode = 'saturation'
+  config.search.target = 100.0  # unreachable: the target rule would grow to the maximum
+  summary = trainer.train_and_evaluate(config, str(tmp_path), quiet=True)
+  assert summary['search_mode'] == 'saturation'
+  assert summary['optimal_depth'] < summary['max_depth']
+  best = {row['depth']: row['best_val_accuracy'] for row in summary['per_depth']}
+  # Growth stopped where the last depth gained less than min_gain over the one before.
+  deepest = max(best)
+  assert deepest == 1 or best[deepest] - best[deepest - 1] < config.search.min_gain
+  assert summary['test_accuracy'] >= 90.0
+  assert 'gain' in summary['stop_reason'] or 'fine-tuned' in summary['stop_reason']
+
+
+def test_budget_that_allows_only_depth_one_returns_depth_one(tmp_path):
+  config = quickstart_config()
+  rows = size.depth_table(ResNet('resnet18', 10, config.model.width), (8, 8, 1), flops=False)
+  config.search.mode = 'budget'
+  config.search.budget.params = rows[1]['params'] - 1  # depth 2 does not fit
+  config.search.target = 100.0
+  summary = trainer.train_and_evaluate(config, str(tmp_path), quiet=True)
+  assert summary['optimal_depth'] == 1
+  assert [row['depth'] for row in summary['per_depth']] == [1]
+  assert summary['params_optimal'] <= config.search.budget.params
+  assert len(summary['warmup_profile']) == summary['max_depth']
