@@ -114,3 +114,17 @@ def load_variables(path: str) -> tuple[dict, dict | None]:
     with open(info_file) as f:
       info = json.load(f)
   return variables, info
+
+
+def restore_full_variables(workdir: str) -> dict:
+  """{'params', 'state'} of the full network at the run's latest checkpoint."""
+  mngr = manager(workdir, keep=1_000_000)  # reading only: never prunes
+  step = mngr.latest_step()
+  if step is None:
+    raise FileNotFoundError(f'{workdir} has no checkpoints; run launch/train.py there first')
+  try:
+    restored = mngr.restore(step, args=ocp.args.Composite(train=ocp.args.StandardRestore()))
+  except Exception as e:
+    raise _unusable(mngr, step, e) from e
+  mngr.close()
+  return restored['train']['variables']

@@ -49,6 +49,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.warmup = ml_collections.ConfigDict()
   config.warmup.epochs = 3
   config.warmup.learning_rate = 0.001  # peak of a cosine decay over the warm-up
+  # One pass through the full net, every head reading its block; False: the reference's
+  # forward/backward per depth (same gradient, for comparisons).
+  config.warmup.one_pass = True
 
   config.search = ml_collections.ConfigDict()
   # 'target': the paper's rule; 'saturation': grow while it gains min_gain points;

@@ -1,4 +1,5 @@
-"""What a finished run reports: summary.json and the table of every depth tried."""
+"""What a run reports: history.json every epoch, TensorBoard scalars, and at the end
+summary.json, report.md with its plots, and the table of every depth tried."""
 
 import json
 import os
@@ -20,6 +21,7 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
       'arch': config.model.arch,
       'width': config.model.width,
       'max_depth': search.max_depth(config),
+      'input_shape': list(ds.input_shape),
       'optimal_depth': depth,
       'target_accuracy': config.search.target,
       'tolerance': config.search.tolerance,
@@ -74,3 +76,143 @@ def depth_table_text(s: dict) -> str:
     lines.append(f'{row["depth"]:>5} {row["epochs"]:>6} {row["best_val_accuracy"]:>8.2f}% '
                  f'{row["params"]:>12,} {row["memory_reduction_pct"]:>9.2f}%{mark}')
   return '\n'.join(lines)
+
+
+def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[dict],
+           early_exit_rows: list[dict] | None) -> list[str]:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  folder = os.path.join(workdir, 'plots')
+  os.makedirs(folder, exist_ok=True)
+  optimal = summary_dict['optimal_depth']
+  written = []
+
+  def save(fig, name):
+    path = os.path.join(folder, name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+  # Validation accuracy per epoch, depth changes and fine-tuning marked, target drawn.
+  fig, ax = plt.subplots(figsize=(8, 4))
+  epochs = [h['epoch'] for h in history]
+  ax.plot(epochs, [h['val_accuracy'] for h in history], marker='.', label='validation accuracy')
+  for prev, cur in zip(history, history[1:]):
+    if (prev['phase'], prev['depth']) != (cur['phase'], cur['depth']):
+      ax.axvline(cur['epoch'] - 0.5, color='grey', lw=0.8, ls=':')
+      ax.annotate(f'{cur["phase"]} d={cur["depth"]}', (cur['epoch'] - 0.5, ax.get_ylim()[0]),
+                  rotation=90, fontsize=7, va='bottom', ha='right')
+  finetune = [h['epoch'] for h in history if h['phase'] == search.FINETUNE]
+  if finetune:
+    ax.axvspan(min(finetune) - 0.5, max(finetune) + 0.5, color='tab:green', alpha=0.1,
+               label='fine-tune')
+  goal = summary_dict['target_accuracy'] - summary_dict['tolerance']
+  ax.axhline(summary_dict['target_accuracy'], color='tab:red', lw=1, label='target')
+  ax.axhline(goal, color='tab:red', lw=1, ls='--', label='target - tolerance')
+  ax.set(xlabel='epoch', ylabel='accuracy (%)', title='Validation accuracy per epoch')
+  ax.legend(fontsize=8, loc='lower right')
+  save(fig, 'val_accuracy.png')
+
+  # Best validation accuracy against depth (and the warm-up profile).
+  fig, ax = plt.subplots(figsize=(6, 4))
+  rows = summary_dict['per_depth']
+  ax.plot([r['depth'] for r in rows], [r['best_val_accuracy'] for r in rows], 'o-',
+          label='best after training at that depth')
+  if summary_dict.get('warmup_profile'):
+    profile = summary_dict['warmup_profile']
+    ax.plot(range(1, len(profile) + 1), profile, 's--', alpha=0.6, label='after warm-up')
+  ax.axvline(optimal, color='tab:green', ls=':', label=f'optimal depth {optimal}')
+  ax.axhline(goal, color='tab:red', lw=1, ls='--', label='target - tolerance')
+  ax.set(xlabel='depth', ylabel='validation accuracy (%)', title='Accuracy against depth')
+  ax.legend(fontsize=8)
+  save(fig, 'accuracy_vs_depth.png')
+
+  # Parameters, memory and FLOPs against depth.
+  fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+  depths = [r['depth'] for r in sizes]
+  for ax, key, label in zip(axes, ('params', 'bytes', 'flops'),
+                            ('parameters', 'memory (bytes)', 'FLOPs per example')):
+    ax.plot(depths, [r[key] for r in sizes], 'o-')
+    ax.axvline(optimal, color='tab:green', ls=':', label=f'optimal depth {optimal}')
+    ax.set(xlabel='depth', ylabel=label, yscale='log')
+  axes[0].legend(fontsize=8)
+  fig.suptitle(f'Size against depth ({summary_dict["memory_reduction_pct"]:.2f}% smaller '
+               'at the optimal depth)')
+  save(fig, 'size_vs_depth.png')
+
+  if early_exit_rows:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([r['mean_flops'] / 1e6 for r in early_exit_rows],
+            [r['accuracy'] for r in early_exit_rows], 'o-')
+    for r in early_exit_rows:
+      ax.annotate(f'{r["threshold"]:.1f}', (r['mean_flops'] / 1e6, r['accuracy']), fontsize=7)
+    ax.set(xlabel='mean MFLOPs per example', ylabel='test accuracy (%)',
+           title='Early exit: accuracy against compute (labels: threshold)')
+    save(fig, 'early_exit.png')
+  return written
+
+
+def write_report(workdir: str) -> str:
+  """report.md and plots/*.png from the workdir's summary.json and history.json."""
+  from odn_jax import evaluation, trainer  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(workdir, 'summary.json')) as f:
+    s = json.load(f)
+  with open(os.path.join(workdir, 'history.json')) as f:
+    history = json.load(f)
+  config = evaluation.load_config(workdir)
+  model = trainer.build_model(config, config.data.num_classes)
+  input_shape = tuple(s['input_shape'])
+  sizes = size.depth_table(model, input_shape)
+  early_exit_rows = s.get('early_exit')
+  plots = _plots(workdir, s, history, sizes, early_exit_rows)
+  lines = [
+      f'# Optimal depth of {s["arch"]} on {s["dataset"]}', '',
+      f'**Optimal depth: {s["optimal_depth"]} of {s["max_depth"]}** — validation '
+      f'{s["val_accuracy"]:.2f}%, test {s["test_accuracy"]:.2f}% (target '
+      f'{s["target_accuracy"]:g}% ± {s["tolerance"]:g}), {s["params_optimal"]:,} of '
+      f'{s["params_full"]:,} parameters ({s["memory_reduction_pct"]:.2f}% smaller), '
+      f'{s["flops_optimal"] / 1e6:.1f} of {s["flops_full"] / 1e6:.1f} MFLOPs per example.', '',
+      f'Search: mode `{s.get("search_mode", "target")}`, {s["epochs_total"]} epochs '
+      f'({s.get("warmup_epochs", 0)} of warm-up), {s["wall_clock_s"]:.0f} s on '
+      f'{s["num_devices"]} device(s), seed {s["seed"]}. Stopped because: {s["stop_reason"]}.',
+      '', '| depth | epochs | best val. acc. | params | bytes | MFLOPs | memory reduction |',
+      '|---|---|---|---|---|---|---|']
+  for r in s['per_depth']:
+    mark = ' **(optimal)**' if r['depth'] == s['optimal_depth'] else ''
+    lines.append(f'| {r["depth"]}{mark} | {r["epochs"]} | {r["best_val_accuracy"]:.2f}% | '
+                 f'{r["params"]:,} | {r["bytes"]:,} | {r["flops"] / 1e6:.1f} | '
+                 f'{r["memory_reduction_pct"]:.2f}% |')
+  if early_exit_rows:
+    lines += ['', '## Early exit (test split)', '',
+              '| threshold | accuracy | MFLOPs / example | exits per head |', '|---|---|---|---|']
+    lines += [f'| {r["threshold"]:.2f} | {r["accuracy"]:.2f}% | {r["mean_flops"] / 1e6:.2f} | '
+              f'{r["exits_per_head"]} |' for r in early_exit_rows]
+  lines += ['', '## Plots', ''] + [f'![{os.path.basename(p)}](plots/{os.path.basename(p)})'
+                                  for p in plots]
+  path = os.path.join(workdir, 'report.md')
+  with open(path, 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  return path
+
+
+class MetricWriter:
+  """Per-epoch scalars as TensorBoard event files under DIR/tensorboard (clu's writers)."""
+
+  def __init__(self, workdir: str):
+    from clu import metric_writers  # pylint: disable=g-import-not-at-top
+    self._writer = metric_writers.create_default_writer(
+        os.path.join(workdir, 'tensorboard'), just_logging=jax.process_index() > 0)
+
+  def write_epoch(self, record: dict):
+    scalars = {'val_accuracy': record['val_accuracy'], 'loss': record['loss'],
+               'learning_rate': record['learning_rate'], 'depth': record['depth']}
+    scalars.update({f'val_accuracy_head_{d:02d}': a
+                    for d, a in enumerate(record['val_accuracy_per_head'], 1)
+                    if len(record['val_accuracy_per_head']) > 1})
+    self._writer.write_scalars(record['epoch'], scalars)
+    self._writer.flush()
+
+  def close(self):
+    self._writer.close()

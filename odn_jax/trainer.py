@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from odn_jax import checkpoint, data, growth, parallel, partition, report, search, size
+from odn_jax import (checkpoint, data, early_exit, growth, parallel, partition, report, search,
+                     size)
 from odn_jax.models import ResNet
 from odn_jax.train import epoch as epoch_lib
 from odn_jax.train import steps as steps_lib
@@ -245,12 +246,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     run.elapsed_s = time.time() - started
     checkpoint.save_epoch(mngr, run.global_step, run.tree(), run.meta())
 
+  writer = report.MetricWriter(workdir)
   started = time.time() - run.elapsed_s
   with sigterm_flag() as preempted:
     while run.plan.phase != search.DONE:
       plan, epoch = run.plan, len(run.history)
       if plan.phase == search.WARMUP:
-        step = steps.warmup
+        step = functools.partial(steps.warmup, one_pass=config.warmup.one_pass)
         learning_rates = warmup_learning_rates(config, epoch, ds.steps_per_epoch)
       else:
         step = functools.partial(steps.train, depth=plan.depth)
@@ -300,20 +302,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       else:
         run.plan = next_plan
       report.write_history(workdir, run.history)
+      writer.write_epoch(run.history[-1])
       save()
       if run.plan.phase != search.DONE and should_stop(run.history):
         mngr.close()
         return None
   mngr.close()
+  writer.close()
 
   depth = run.plan.depth
-  checkpoint.save_optimal(workdir, run.best, depth, model_info(config, ds))
+  checkpoint.save_optimal(workdir, run.variables, depth, model_info(config, ds))
+  # The test split is seen once, by the extracted subnet as saved, with every early exit.
   subnet, _ = checkpoint.load_variables(checkpoint.optimal_path(workdir))
-  test = epoch_lib.evaluate(steps.eval, subnet['params'], subnet['state'],
-                            (parallel.shard_batch(b, mesh) for b in ds.eval_batches('test')),
-                            depth)
+  probs, labels = early_exit.head_probabilities(
+      model, subnet, (parallel.shard_batch(b, mesh) for b in ds.eval_batches('test')), depth)
+  flops = [size.forward_flops(model, ds.input_shape, d) for d in range(1, depth + 1)]
+  exits = early_exit.sweep(probs, labels, flops)
   summary = report.summary(config, model, ds, run.history, run.plan,
-                           test_accuracy=float(test[-1]),
+                           test_accuracy=exits[-1]['accuracy'],  # threshold 1: the last head
                            wall_clock_s=time.time() - started)
+  summary['early_exit'] = exits
   report.write_summary(workdir, summary)
+  report.write_report(workdir)
   return summary

@@ -95,3 +95,13 @@ def test_other_growth_inits(setup):
   assert growth.grown_variables(trained, warm, 3, 'warmup') is warm
   with pytest.raises(ValueError, match='grow.init'):
     growth.grown_variables(trained, warm, 3, 'zeros')
+
+
+def test_warmup_step_one_pass_equals_the_pass_per_depth_loop(setup):
+  params, state, tx, steps, batch = setup
+  make = lambda: steps_lib.create_train_state(tx, params, state)
+  results = [steps.warmup(make(), steps_lib.zero_metrics(MODEL.max_depth), batch, 0.1,
+                          one_pass=one_pass) for one_pass in (True, False)]
+  (one_ts, one_metrics), (loop_ts, loop_metrics) = results
+  chex.assert_trees_all_close(one_ts.params, loop_ts.params, rtol=1e-4, atol=1e-6)
+  chex.assert_trees_all_close(one_metrics, loop_metrics, rtol=1e-5)

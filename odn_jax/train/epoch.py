@@ -29,7 +29,7 @@ def summarize(metrics) -> dict:
   metrics = {k: np.asarray(v) for k, v in metrics.items()}
   count = max(float(metrics['count']), 1.0)
   return {'loss': float(metrics['loss']) / count,
-          'accuracy': (100.0 * metrics['correct'] / count).tolist()}
+          'accuracy': (100.0 * metrics['correct'].astype(np.float64) / count).tolist()}
 
 
 def evaluate(eval_step, params, state, batches, depth: int) -> np.ndarray:
@@ -41,4 +41,5 @@ def evaluate(eval_step, params, state, batches, depth: int) -> np.ndarray:
     count = out['count'] if count is None else count + out['count']
   if count is None:
     raise ValueError('evaluation split is empty')
-  return 100.0 * np.asarray(correct) / max(float(count), 1.0)
+  # Counts are exact integers in float32; the division is done in float64 everywhere.
+  return 100.0 * np.asarray(correct, np.float64) / max(float(count), 1.0)

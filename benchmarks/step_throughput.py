@@ -1,0 +1,156 @@
+r"""Images/s of the train, warm-up and eval steps per depth; JAX, and PyTorch side by side.
+
+  python benchmarks/step_throughput.py --arch=resnet18 --depths=1,2,4,8 --batch_size=128 \
+      --framework=both --json
+
+Compile time (the first call) is reported apart from the steady state. The warm-up is
+timed two ways: one pass with every head reading its block (odn_jax), and the reference's
+one forward/backward per depth, summed. PyTorch runs in the Python given by
+--torch_python (its CPU build may exist for another Python than JAX's).
+"""
+
+import functools
+import json
+import os
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from absl import app, flags
+
+from odn_jax import defaults, partition
+from odn_jax.models import ResNet
+from odn_jax.train import steps as steps_lib
+
+_ARCH = flags.DEFINE_string('arch', 'resnet18', 'Architecture.')
+_DEPTHS = flags.DEFINE_list('depths', ['1', '2', '4', '8'], 'Depths to time.')
+_BATCH = flags.DEFINE_integer('batch_size', 128, 'Batch size.')
+_INPUT = flags.DEFINE_list('input_shape', ['28', '28', '1'], 'H,W,C.')
+_WIDTH = flags.DEFINE_integer('width', 64, 'Base width.')
+_DTYPE = flags.DEFINE_enum('dtype', 'float32', ['float32', 'bfloat16'], 'Compute dtype.')
+_STEPS = flags.DEFINE_integer('steps', 10, 'Timed steps per measurement.')
+_FRAMEWORK = flags.DEFINE_enum('framework', 'jax', ['jax', 'torch', 'both'], 'What to time.')
+_TORCH_PYTHON = flags.DEFINE_string('torch_python', os.environ.get('TORCH_PYTHON', sys.executable),
+                                    'Python with torch installed.')
+_JSON = flags.DEFINE_bool('json', False, 'Print JSON only.')
+
+
+def timed(fn, args, steps):
+  """(compile seconds, images/s): the first call compiles, the next `steps` are timed."""
+  started = time.perf_counter()
+  out = fn(*args)
+  jax.block_until_ready(out)
+  compile_s = time.perf_counter() - started
+  started = time.perf_counter()
+  for _ in range(steps):
+    out = fn(*args)
+  jax.block_until_ready(out)
+  return compile_s, _BATCH.value * steps / (time.perf_counter() - started)
+
+
+def jax_rows():
+  shape = tuple(int(v) for v in _INPUT.value)
+  model = ResNet(_ARCH.value, 10, _WIDTH.value, jnp.dtype(_DTYPE.value))
+  tx = steps_lib.make_optimizer(defaults.base_config().optim)
+  steps = steps_lib.make_steps(model, tx)
+  params, state = model.init(jax.random.key(0), shape)
+  rng = np.random.default_rng(0)
+  batch = {'image': jnp.asarray(rng.normal(size=(_BATCH.value, *shape)), jnp.float32),
+           'label': jnp.asarray(rng.integers(0, 10, _BATCH.value), jnp.int32),
+           'mask': jnp.ones(_BATCH.value)}
+  rows = []
+  for depth in (int(d) for d in _DEPTHS.value):
+    ts = steps_lib.create_train_state(tx, partition.prefix(params, depth),
+                                      partition.prefix(state, depth))
+
+    def train(ts=ts, depth=depth, holder={}):  # keeps the donated state threaded through
+      current = holder.get('ts', ts)
+      holder['ts'], _ = steps.train(current, steps_lib.zero_metrics(), batch, 0.01, depth=depth)
+      return holder['ts'].params
+
+    compile_s, train_ips = timed(train, (), _STEPS.value)
+    eval_compile_s, eval_ips = timed(
+        functools.partial(steps.eval, depth=depth), (params, state, batch), _STEPS.value)
+    rows.append({'depth': depth, 'train_images_per_s': round(train_ips, 1),
+                 'train_compile_s': round(compile_s, 2),
+                 'eval_images_per_s': round(eval_ips, 1),
+                 'eval_compile_s': round(eval_compile_s, 2)})
+
+  full = steps_lib.create_train_state(tx, partition.prefix(params, model.max_depth, 'all'),
+                                      partition.prefix(state, model.max_depth, 'all'))
+  holder = {'ts': full}
+
+  def warmup_one_pass():
+    holder['ts'], _ = steps.warmup(holder['ts'], steps_lib.zero_metrics(model.max_depth),
+                                   batch, 0.01)
+    return holder['ts'].params
+
+  @jax.jit
+  def warmup_per_depth(params, state, opt_state):
+    # The reference: a separate forward/backward for every depth, gradients summed.
+    def loss(p):
+      return sum(steps_lib.cross_entropy(model.apply(p, state, batch['image'], d, True)[0],
+                                         batch['label'])
+                 for d in range(1, model.max_depth + 1))
+    grads = jax.grad(loss)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+  one_compile, one_ips = timed(warmup_one_pass, (), max(2, _STEPS.value // 3))
+  per_args = (full.params, full.state, tx.init(full.params))
+  per_compile, per_ips = timed(warmup_per_depth, per_args, max(2, _STEPS.value // 3))
+  return {'framework': 'jax', 'version': jax.__version__, 'device': jax.devices()[0].device_kind,
+          'arch': _ARCH.value, 'batch_size': _BATCH.value, 'dtype': _DTYPE.value,
+          'per_depth': rows,
+          'warmup_one_pass_images_per_s': round(one_ips, 1),
+          'warmup_one_pass_compile_s': round(one_compile, 2),
+          'warmup_per_depth_images_per_s': round(per_ips, 1),
+          'warmup_per_depth_compile_s': round(per_compile, 2),
+          'warmup_one_pass_cost_ratio': round(per_ips / one_ips, 3)}
+
+
+def torch_rows():
+  script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'torch_resnet.py')
+  out = subprocess.run([_TORCH_PYTHON.value, script, f'--arch={_ARCH.value}',
+                        f'--depths={",".join(_DEPTHS.value)}', f'--batch_size={_BATCH.value}',
+                        f'--input_shape={",".join(_INPUT.value)}', f'--width={_WIDTH.value}',
+                        f'--steps={_STEPS.value}'],
+                       capture_output=True, text=True, check=False)
+  if out.returncode:
+    raise SystemExit(f'error: the PyTorch baseline failed with {_TORCH_PYTHON.value}: '
+                     f'{out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}'
+                     '; pip install -r benchmarks/requirements.txt there, or pass --torch_python')
+  return json.loads(out.stdout)
+
+
+def main(argv):
+  del argv
+  results = []
+  if _FRAMEWORK.value in ('jax', 'both'):
+    results.append(jax_rows())
+  if _FRAMEWORK.value in ('torch', 'both'):
+    results.append(torch_rows())
+  if len(results) == 2:
+    jax_r, torch_r = results
+    results.append({'jax_over_torch_train': [
+        {'depth': a['depth'], 'ratio': round(a['train_images_per_s'] / b['train_images_per_s'], 3)}
+        for a, b in zip(jax_r['per_depth'], torch_r['per_depth'])]})
+  if _JSON.value:
+    print(json.dumps(results, indent=1))
+    return
+  for r in results[:2]:
+    print(f'{r["framework"]} {r["version"]}: ' + ', '.join(
+        f'd{row["depth"]} train {row["train_images_per_s"]} eval {row["eval_images_per_s"]}'
+        for row in r['per_depth'])
+          + f'; warm-up one pass {r["warmup_one_pass_images_per_s"]}, per depth '
+          f'{r["warmup_per_depth_images_per_s"]} images/s')
+  if len(results) == 3:
+    print('JAX / PyTorch train:', results[2]['jax_over_torch_train'])
+
+
+if __name__ == '__main__':
+  app.run(main)
