@@ -32,9 +32,11 @@ def manager(workdir: str, keep: int) -> ocp.CheckpointManager:
 
 
 def save_epoch(mngr: ocp.CheckpointManager, step: int, tree, meta: dict):
+  """Starts saving `step`; the arrays are copied before this returns (the next train step
+  may donate them), the files are written in the background and published by a rename
+  (`mngr.close()` waits for the last one)."""
   mngr.save(step, args=ocp.args.Composite(train=ocp.args.StandardSave(tree),
                                           meta=ocp.args.JsonSave(meta)))
-  mngr.wait_until_finished()
 
 
 def _unusable(mngr, step, e) -> CheckpointError:
