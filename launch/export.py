@@ -1,27 +1,35 @@
 r"""Serialises a run's extracted subnet with jax.export (StableHLO, symbolic batch).
 
-  python launch/export.py --workdir=/tmp/odn_mnist --output=/tmp/odn_mnist.jaxexport
+  python launch/export.py --workdir=/tmp/odn_mnist --output=/tmp/odn_mnist.jaxexport \
+      [--platforms=cpu,cuda,tpu]
+
+The file holds the forward pass to the optimal depth's head, its weights and the input
+normalisation; run it with launch/predict.py, or anywhere with jax:
+  jax.export.deserialize(bytearray(open(FILE, 'rb').read())).call(images_0_to_255_float32)
 """
 
 from absl import flags
 
-from odn_jax import checkpoint, evaluation, export
+from odn_jax import evaluation, export
 from odn_jax.launch_utils import run_main
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a finished launch/train.py run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'File to write the exported model to.')
+_PLATFORMS = flags.DEFINE_list('platforms', list(export.PLATFORMS),
+                               'Platforms to lower for (cpu, cuda, rocm, tpu).')
 flags.mark_flags_as_required(['workdir', 'output'])
 
 
 def main(argv):
   del argv
   config = evaluation.load_config(_WORKDIR.value)
-  variables, info = checkpoint.load_variables(checkpoint.optimal_path(_WORKDIR.value))
-  exported = export.export_subnet(config, variables, info)
+  variables, info = evaluation.subnet(_WORKDIR.value)
+  exported = export.export_subnet(config, variables, info, platforms=_PLATFORMS.value)
   size = export.save(exported, _OUTPUT.value)
   print(f'exported depth {info["depth"]} of {info["arch"]} ({info["dataset"]}) to '
-        f'{_OUTPUT.value}: {size:,} bytes; input float32 [batch, '
-        f'{", ".join(map(str, info["input_shape"]))}] pixels 0..255 -> logits')
+        f'{_OUTPUT.value}: {size:,} bytes, for {", ".join(exported.platforms)}; input float32 '
+        f'[batch, {", ".join(map(str, info["input_shape"]))}] pixels 0..255 -> logits of '
+        f'{info["num_classes"]} classes')
 
 
 if __name__ == '__main__':
