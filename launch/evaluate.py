@@ -1,47 +1,88 @@
 r"""Accuracy of every depth head of a run, in one pass over a split.
 
-  python launch/evaluate.py --workdir=DIR [--split=test] [--weights=optimal|full] [--json]
-  python launch/evaluate.py --workdir=DIR --early_exit     # accuracy vs FLOPs per threshold
+  python launch/evaluate.py --workdir=DIR [--split=test] [--weights=optimal] [--json]
+  python launch/evaluate.py --workdir=DIR --weights=all   # full tree + each depth + subnet
+  python launch/evaluate.py --workdir=DIR --early_exit    # accuracy vs FLOPs per threshold
+
+--weights: `optimal` the extracted subnet (its early-exit heads 1..d*), `full` the full
+tree of the latest epoch checkpoint (every head), `tags` the best weights each depth had
+when it converged (checkpoints/depth_NN), `all` the three at once. The numbers are those
+the training run measured for the same weights (validation and test accuracy).
 """
 
 import json
 
 from absl import flags
 
-from odn_jax import data, early_exit, evaluation, size, trainer
+from odn_jax import early_exit, evaluation, size
 from odn_jax.launch_utils import run_main
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a launch/train.py run.')
 _SPLIT = flags.DEFINE_string('split', 'test', 'train | validation | test')
-_WEIGHTS = flags.DEFINE_enum('weights', 'optimal', ['optimal', 'full'],
-                             'The extracted subnet, or the full tree at the last checkpoint.')
-_EARLY_EXIT = flags.DEFINE_bool('early_exit', False, 'Sweep early-exit thresholds.')
-_JSON = flags.DEFINE_bool('json', False, 'Print JSON.')
+_WEIGHTS = flags.DEFINE_enum('weights', 'optimal', ['optimal', 'full', 'tags', 'all'],
+                             'Which weights of the run to evaluate (see the module doc).')
+_EARLY_EXIT = flags.DEFINE_bool('early_exit', False,
+                                'Sweep early-exit thresholds over the subnet\'s heads.')
+_THRESHOLDS = flags.DEFINE_list('thresholds', [str(t) for t in early_exit.DEFAULT_THRESHOLDS],
+                                'Confidence thresholds of --early_exit, in 0..1.')
+_JSON = flags.DEFINE_bool('json', False, 'Print JSON instead of a table.')
 flags.mark_flag_as_required('workdir')
+
+
+def thresholds() -> list[float]:
+  try:
+    values = [float(t) for t in _THRESHOLDS.value]
+  except ValueError:
+    values = [-1.0]
+  if not values or not all(0.0 <= t <= 1.0 for t in values):
+    raise ValueError(f'--thresholds must be numbers in 0..1, got {",".join(_THRESHOLDS.value)}')
+  return values
+
+
+def early_exit_main(run, split: str):
+  if _WEIGHTS.value not in ('optimal', 'full'):
+    raise ValueError('--early_exit runs through the heads of --weights=optimal (default) or full')
+  variables, depth = evaluation.load_weights(run.workdir, _WEIGHTS.value)
+  model = run.model
+  probs, labels = early_exit.head_probabilities(model, variables, run.ds.eval_batches(split),
+                                                depth)
+  flops = [size.forward_flops(model, run.ds.input_shape, d) for d in range(1, depth + 1)]
+  rows = early_exit.sweep(probs, labels, flops, thresholds())
+  heads = early_exit.per_head(probs, labels, flops)
+  if _JSON.value:
+    print(json.dumps({'split': split, 'weights': _WEIGHTS.value, 'sweep': rows,
+                      'per_head': heads}, indent=1))
+    return
+  print(f'early exit through heads 1..{depth} of the {_WEIGHTS.value} weights, {split} split')
+  print(f'{"threshold":>9} {"accuracy":>9} {"MFLOPs/example":>15}  exits per head')
+  for r in rows:
+    print(f'{r["threshold"]:>9.3g} {r["accuracy"]:>8.2f}% {r["mean_flops"] / 1e6:>15.3f}  '
+          f'{r["exits_per_head"]}')
+  print('each head alone: ' + '  '.join(f'd{h["depth"]}: {h["accuracy"]:.2f}% at '
+                                        f'{h["flops"] / 1e6:.3f} MFLOPs' for h in heads))
 
 
 def main(argv):
   del argv
-  workdir, split = _WORKDIR.value, _SPLIT.value
-  config = evaluation.load_config(workdir)
-  ds = data.load(config)
+  split = _SPLIT.value
+  run = evaluation.load_run(_WORKDIR.value)
+  if split not in run.ds.num_examples:
+    raise ValueError(f'unknown split {split!r}; choose one of {sorted(run.ds.num_examples)}')
   if _EARLY_EXIT.value:
-    variables, depth = evaluation.load_weights(workdir, _WEIGHTS.value)
-    model = trainer.build_model(config, ds.num_classes)
-    probs, labels = early_exit.head_probabilities(model, variables, ds.eval_batches(split),
-                                                  depth)
-    flops = [size.forward_flops(model, ds.input_shape, d) for d in range(1, depth + 1)]
-    rows = early_exit.sweep(probs, labels, flops)
-    if _JSON.value:
-      print(json.dumps(rows, indent=1))
-      return
-    print(f'{"threshold":>9} {"accuracy":>9} {"MFLOPs/example":>15}  exits per head')
-    for r in rows:
-      print(f'{r["threshold"]:>9.2f} {r["accuracy"]:>8.2f}% {r["mean_flops"] / 1e6:>15.2f}  '
-            f'{r["exits_per_head"]}')
+    early_exit_main(run, split)
     return
-  accuracies = evaluation.head_accuracies(workdir, split, _WEIGHTS.value, ds)
-  rows = [{'depth': d, 'accuracy': a} for d, a in enumerate(accuracies, 1)]
+  if _WEIGHTS.value == 'all':
+    result = evaluation.evaluate_run(run, split)
+    print(json.dumps(result, indent=1) if _JSON.value else evaluation.format_result(result))
+    return
+  if _WEIGHTS.value == 'tags':
+    rows = evaluation.evaluate_run(run, split, full=False, tags=True,
+                                   subnet_too=False)['depth_tags']
+    if not rows:
+      raise FileNotFoundError(f'no converged depth under {run.workdir}/checkpoints yet')
+  else:
+    rows = [{'depth': d, 'accuracy': a} for d, a in
+            zip(*evaluation.head_accuracies_of(run, split, _WEIGHTS.value))]
   if _JSON.value:
     print(json.dumps({'split': split, 'weights': _WEIGHTS.value, 'heads': rows}, indent=1))
     return

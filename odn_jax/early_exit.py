@@ -2,6 +2,8 @@
 head whose confidence (largest softmax probability) exceeds a threshold.
 
 Threshold 1.0 never exits early (the last head decides); threshold 0 exits at head 1.
+`sweep` trades accuracy for compute over thresholds; `per_head` gives the static points
+(every example through head d) the curve is compared with.
 """
 
 import functools
@@ -37,12 +39,23 @@ def exit_heads(probs: np.ndarray, threshold: float) -> np.ndarray:
   return confident.argmax(axis=0)
 
 
+# Finer near 1, where confident heads start to disagree.
+DEFAULT_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0)
+
+
+def _check(probs, flops_per_depth):
+  if len(probs) != len(flops_per_depth):
+    raise ValueError(f'{len(probs)} heads but FLOPs for {len(flops_per_depth)} depths: early '
+                     'exit needs every head 1..depth (a subnet extracted with all its heads)')
+
+
 def evaluate(probs, labels, threshold: float, flops_per_depth) -> dict:
   """Accuracy (percent) and mean FLOPs per example at one threshold.
 
   An example leaving at head d costs the forward pass to depth d (`flops_per_depth[d-1]`);
   the earlier heads it consulted add a pooled Dense each, under 0.1 % for these nets.
   """
+  _check(probs, flops_per_depth)
   heads = exit_heads(probs, threshold)
   predictions = probs[heads, np.arange(len(labels))].argmax(-1)
   return {'threshold': float(threshold),
@@ -51,6 +64,13 @@ def evaluate(probs, labels, threshold: float, flops_per_depth) -> dict:
           'exits_per_head': np.bincount(heads, minlength=len(probs)).tolist()}
 
 
-def sweep(probs, labels, flops_per_depth, thresholds=None) -> list[dict]:
-  thresholds = np.linspace(0, 1, 11) if thresholds is None else thresholds
-  return [evaluate(probs, labels, t, flops_per_depth) for t in thresholds]
+def sweep(probs, labels, flops_per_depth, thresholds=DEFAULT_THRESHOLDS) -> list[dict]:
+  """`evaluate` at each threshold; mean FLOPs never decrease as the threshold grows."""
+  return [evaluate(probs, labels, t, flops_per_depth) for t in sorted(thresholds)]
+
+
+def per_head(probs, labels, flops_per_depth) -> list[dict]:
+  """Accuracy and FLOPs of each head alone: what a fixed shallower depth would give."""
+  _check(probs, flops_per_depth)
+  return [{'depth': d, 'accuracy': float(100.0 * np.mean(p.argmax(-1) == labels)),
+           'flops': float(f)} for d, (p, f) in enumerate(zip(probs, flops_per_depth), 1)]

@@ -19,10 +19,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 
 from odn_jax import checkpoint
-from odn_jax.models import ResNet, head_key
+from odn_jax.models import ResNet, block_key, head_key
 
 CONFIG = 'config.json'
 
@@ -101,26 +100,6 @@ def head_outputs(model: ResNet, variables: dict, batches: Iterable[dict],
 
 # --------------------------------------------------------------------------- a run's weights
 
-def latest_full_tree(workdir: str) -> tuple[dict, int]:
-  """The full tree ({'params', 'state'}, every block and head) of the latest epoch's
-  checkpoint, and that checkpoint's step. At the end of a run it holds the extracted
-  subnet's weights in stem, blocks 1..d* and head d*."""
-  mngr = checkpoint.manager(workdir, keep=1 << 30)  # never deletes: only reads
-  try:
-    step = mngr.latest_step()
-    if step is None:
-      raise FileNotFoundError(f'no epoch checkpoint under {workdir}/checkpoints')
-    try:
-      restored = mngr.restore(step, args=ocp.args.Composite(train=ocp.args.StandardRestore()))
-    except Exception as e:  # any damage: one line, never a traceback
-      raise checkpoint.CheckpointError(
-          f'checkpoint {mngr.directory}/{step} cannot be restored ({type(e).__name__})') from e
-  finally:
-    mngr.close()
-  variables = restored['train']['variables']
-  return jax.tree.map(np.asarray, variables), step
-
-
 def depth_tags(workdir: str) -> dict[int, str]:
   """{depth: path} of the best weights saved when each depth converged."""
   root = os.path.join(workdir, 'checkpoints')
@@ -170,7 +149,8 @@ def subnet(workdir: str) -> tuple[dict, dict]:
   return checkpoint.load_variables(path)
 
 
-def evaluate_run(run: Run, split: str = 'test', full: bool = True, tags: bool = True) -> dict:
+def evaluate_run(run: Run, split: str = 'test', full: bool = True, tags: bool = True,
+                 subnet_too: bool = True) -> dict:
   """Accuracy (percent) of every head of the full tree, of each depth tag, and of the
   extracted subnet, on `split`. Sections whose weights do not exist yet are left out."""
   model, ds = run.model, run.ds
@@ -178,13 +158,12 @@ def evaluate_run(run: Run, split: str = 'test', full: bool = True, tags: bool = 
             'examples': int(ds.num_examples[split]) if split in ds.num_examples else None}
   if full:
     try:
-      variables, step = latest_full_tree(run.workdir)
+      variables, depth = load_weights(run.workdir, 'full')
     except FileNotFoundError:
       pass
     else:
-      out = head_outputs(model, variables, ds.eval_batches(split), model.max_depth)
-      result['full'] = {'checkpoint_step': step, 'heads': out.heads,
-                        'accuracy_per_head': out.accuracy}
+      out = head_outputs(model, variables, ds.eval_batches(split), depth)
+      result['full'] = {'heads': out.heads, 'accuracy_per_head': out.accuracy}
   if tags:
     rows = []
     for depth, path in depth_tags(run.workdir).items():
@@ -192,7 +171,7 @@ def evaluate_run(run: Run, split: str = 'test', full: bool = True, tags: bool = 
       out = head_outputs(model, variables, ds.eval_batches(split), depth)
       rows.append({'depth': depth, 'accuracy': out.accuracy[-1]})
     result['depth_tags'] = rows
-  if run.info is not None:
+  if subnet_too and run.info is not None:
     variables, info = subnet(run.workdir)
     out = head_outputs(model, variables, ds.eval_batches(split), info['depth'])
     result['subnet'] = {'depth': info['depth'], 'heads': out.heads,
@@ -206,7 +185,7 @@ def format_result(result: dict) -> str:
            + (f', {result["examples"]:,} examples' if result.get('examples') else '')]
   if 'full' in result:
     full = result['full']
-    lines.append(f'full tree (checkpoint step {full["checkpoint_step"]}), every head in one pass:')
+    lines.append('full tree of the latest checkpoint, every head in one pass:')
     lines.append('  ' + '  '.join(f'd{d}: {a:.2f}%' for d, a in
                                   zip(full['heads'], full['accuracy_per_head'])))
   if result.get('depth_tags'):
@@ -230,14 +209,22 @@ def load_weights(workdir: str, weights: str = 'optimal') -> tuple[dict, int]:
     variables, info = subnet(workdir)
     return variables, info['depth']
   if weights == 'full':
-    variables = checkpoint.restore_full_variables(workdir)
-    return jax.tree.map(np.asarray, variables), len(heads_held(variables['params'], 1 << 10))
+    variables = jax.tree.map(np.asarray, checkpoint.restore_full_variables(workdir))
+    depth = 0
+    while block_key(depth + 1) in variables['params']:
+      depth += 1
+    return variables, depth
   raise ValueError(f"weights must be 'optimal' or 'full', got {weights!r}")
+
+
+def head_accuracies_of(run: Run, split: str, weights: str) -> tuple[list[int], list[float]]:
+  """(heads, accuracy of each, percent) of `weights` of `run`, in one pass over `split`."""
+  variables, depth = load_weights(run.workdir, weights)
+  out = head_outputs(run.model, variables, run.ds.eval_batches(split), depth)
+  return out.heads, out.accuracy
 
 
 def head_accuracies(workdir: str, split: str = 'test', weights: str = 'optimal',
                     ds=None) -> list[float]:
   """Accuracy (percent) of every head `weights` hold, in one pass over `split`."""
-  run = load_run(workdir, ds)
-  variables, depth = load_weights(workdir, weights)
-  return head_outputs(run.model, variables, run.ds.eval_batches(split), depth).accuracy
+  return head_accuracies_of(load_run(workdir, ds), split, weights)[1]

@@ -105,12 +105,15 @@ def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[di
   for prev, cur in zip(history, history[1:]):
     if (prev['phase'], prev['depth']) != (cur['phase'], cur['depth']):
       ax.axvline(cur['epoch'] - 0.5, color='grey', lw=0.8, ls=':')
-      ax.annotate(f'{cur["phase"]} d={cur["depth"]}', (cur['epoch'] - 0.5, ax.get_ylim()[0]),
-                  rotation=90, fontsize=7, va='bottom', ha='right')
-  finetune = [h['epoch'] for h in history if h['phase'] == search.FINETUNE]
-  if finetune:
-    ax.axvspan(min(finetune) - 0.5, max(finetune) + 0.5, color='tab:green', alpha=0.1,
-               label='fine-tune')
+      # Labels along the top edge, clear of the curve's start and of the legend.
+      ax.annotate(f'{cur["phase"]} d={cur["depth"]}', (cur['epoch'] - 0.5, 0.98),
+                  xycoords=('data', 'axes fraction'), rotation=90, fontsize=7, va='top',
+                  ha='right')
+  for phase, color in ((search.WARMUP, 'tab:grey'), (search.FINETUNE, 'tab:green')):
+    marked = [h['epoch'] for h in history if h['phase'] == phase]
+    if marked:
+      ax.axvspan(min(marked) - 0.5, max(marked) + 0.5, color=color, alpha=0.1,
+                 label=phase.replace('finetune', 'fine-tune'))
   goal = summary_dict['target_accuracy'] - summary_dict['tolerance']
   ax.axhline(summary_dict['target_accuracy'], color='tab:red', lw=1, label='target')
   ax.axhline(goal, color='tab:red', lw=1, ls='--', label='target - tolerance')
@@ -149,8 +152,17 @@ def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[di
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([r['mean_flops'] / 1e6 for r in early_exit_rows],
             [r['accuracy'] for r in early_exit_rows], 'o-')
-    for r in early_exit_rows:
-      ax.annotate(f'{r["threshold"]:.1f}', (r['mean_flops'] / 1e6, r['accuracy']), fontsize=7)
+    shown = set()
+    for r in early_exit_rows:  # one label per distinct point: the lowest threshold there
+      point = (round(r['mean_flops'] / 1e6, 3), round(r['accuracy'], 2))
+      if point not in shown:
+        shown.add(point)
+        ax.annotate(f'{r["threshold"]:g}', (r['mean_flops'] / 1e6, r['accuracy']), fontsize=7,
+                    xytext=(3, -9), textcoords='offset points')
+    last = early_exit_rows[-1]
+    ax.axhline(last['accuracy'], color='grey', lw=0.8, ls=':',
+               label=f'no early exit (depth {optimal})')
+    ax.legend(fontsize=8, loc='lower right')
     ax.set(xlabel='mean MFLOPs per example', ylabel='test accuracy (%)',
            title='Early exit: accuracy against compute (labels: threshold)')
     save(fig, 'early_exit.png')
