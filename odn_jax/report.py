@@ -170,15 +170,27 @@ def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[di
 
 
 def write_report(workdir: str) -> str:
-  """report.md and plots/*.png from the workdir's summary.json and history.json."""
+  """report.md and plots/*.png from the workdir's summary.json and history.json.
+
+  Written by process 0 only (every process of a multi-host run calls it)."""
   from odn_jax import evaluation, trainer  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(workdir, 'summary.json')) as f:
+  path = os.path.join(workdir, 'report.md')
+  if jax.process_index() > 0:
+    return path
+  summary_file = os.path.join(workdir, 'summary.json')
+  if not os.path.isfile(summary_file):
+    raise FileNotFoundError(f'{summary_file} does not exist: the run in {workdir} has not '
+                            'finished (its history.json has every epoch so far)')
+  with open(summary_file) as f:
     s = json.load(f)
   with open(os.path.join(workdir, 'history.json')) as f:
     history = json.load(f)
   config = evaluation.load_config(workdir)
   model = trainer.build_model(config, config.data.num_classes)
-  input_shape = tuple(s['input_shape'])
+  if 'input_shape' in s:
+    input_shape = tuple(s['input_shape'])
+  else:  # summaries written before it was recorded
+    input_shape = tuple(evaluation.subnet(workdir)[1]['input_shape'])
   sizes = size.depth_table(model, input_shape)
   early_exit_rows = s.get('early_exit')
   plots = _plots(workdir, s, history, sizes, early_exit_rows)
@@ -206,9 +218,9 @@ def write_report(workdir: str) -> str:
               f'{r["exits_per_head"]} |' for r in early_exit_rows]
   lines += ['', '## Plots', ''] + [f'![{os.path.basename(p)}](plots/{os.path.basename(p)})'
                                   for p in plots]
-  path = os.path.join(workdir, 'report.md')
-  with open(path, 'w') as f:
+  with open(path + '.tmp', 'w') as f:
     f.write('\n'.join(lines) + '\n')
+  os.replace(path + '.tmp', path)
   return path
 
 
