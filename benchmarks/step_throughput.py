@@ -37,6 +37,7 @@ _FRAMEWORK = flags.DEFINE_enum('framework', 'jax', ['jax', 'torch', 'both'], 'Wh
 _TORCH_PYTHON = flags.DEFINE_string('torch_python', os.environ.get('TORCH_PYTHON', sys.executable),
                                     'Python with torch installed.')
 _JSON = flags.DEFINE_bool('json', False, 'Print JSON only.')
+_WARMUP = flags.DEFINE_bool('warmup', True, 'Also time the warm-up (one pass and per depth).')
 
 
 def timed(fn, args, steps):
@@ -81,6 +82,11 @@ def jax_rows():
                  'eval_images_per_s': round(eval_ips, 1),
                  'eval_compile_s': round(eval_compile_s, 2)})
 
+  result = {'framework': 'jax', 'version': jax.__version__,
+            'device': jax.devices()[0].device_kind, 'arch': _ARCH.value,
+            'batch_size': _BATCH.value, 'dtype': _DTYPE.value, 'per_depth': rows}
+  if not _WARMUP.value:
+    return result
   make_full = lambda: steps_lib.create_train_state(
       tx, partition.prefix(params, model.max_depth, 'all'),
       partition.prefix(state, model.max_depth, 'all'))
@@ -106,9 +112,7 @@ def jax_rows():
   full = make_full()
   per_args = (full.params, full.state, full.opt_state)
   per_compile, per_ips = timed(warmup_per_depth, per_args, max(2, _STEPS.value // 3))
-  return {'framework': 'jax', 'version': jax.__version__, 'device': jax.devices()[0].device_kind,
-          'arch': _ARCH.value, 'batch_size': _BATCH.value, 'dtype': _DTYPE.value,
-          'per_depth': rows,
+  return {**result,
           'warmup_one_pass_images_per_s': round(one_ips, 1),
           'warmup_one_pass_compile_s': round(one_compile, 2),
           'warmup_per_depth_images_per_s': round(per_ips, 1),
@@ -149,8 +153,9 @@ def main(argv):
     print(f'{r["framework"]} {r["version"]}: ' + ', '.join(
         f'd{row["depth"]} train {row["train_images_per_s"]} eval {row["eval_images_per_s"]}'
         for row in r['per_depth'])
-          + f'; warm-up one pass {r["warmup_one_pass_images_per_s"]}, per depth '
-          f'{r["warmup_per_depth_images_per_s"]} images/s')
+          + (f'; warm-up one pass {r["warmup_one_pass_images_per_s"]}, per depth '
+             f'{r["warmup_per_depth_images_per_s"]} images/s'
+             if 'warmup_one_pass_images_per_s' in r else ''))
   if len(results) == 3:
     print('JAX / PyTorch train:', results[2]['jax_over_torch_train'])
 
