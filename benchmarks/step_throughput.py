@@ -12,6 +12,7 @@ one forward/backward per depth, summed. PyTorch runs in the Python given by
 import functools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -32,7 +33,8 @@ _BATCH = flags.DEFINE_integer('batch_size', 128, 'Batch size.')
 _INPUT = flags.DEFINE_list('input_shape', ['28', '28', '1'], 'H,W,C.')
 _WIDTH = flags.DEFINE_integer('width', 64, 'Base width.')
 _DTYPE = flags.DEFINE_enum('dtype', 'float32', ['float32', 'bfloat16'], 'Compute dtype.')
-_STEPS = flags.DEFINE_integer('steps', 10, 'Timed steps per measurement.')
+_STEPS = flags.DEFINE_integer('steps', 10, 'Timed steps per round.')
+_REPEATS = flags.DEFINE_integer('repeats', 3, 'Rounds per measurement; the median is reported.')
 _FRAMEWORK = flags.DEFINE_enum('framework', 'jax', ['jax', 'torch', 'both'], 'What to time.')
 _TORCH_PYTHON = flags.DEFINE_string('torch_python', os.environ.get('TORCH_PYTHON', sys.executable),
                                     'Python with torch installed.')
@@ -41,16 +43,20 @@ _WARMUP = flags.DEFINE_bool('warmup', True, 'Also time the warm-up (one pass and
 
 
 def timed(fn, args, steps):
-  """(compile seconds, images/s): the first call compiles, the next `steps` are timed."""
+  """(compile seconds, images/s): the first call compiles; then the median over --repeats
+  rounds of `steps` calls, as shared CPUs make single rounds noisy."""
   started = time.perf_counter()
   out = fn(*args)
   jax.block_until_ready(out)
   compile_s = time.perf_counter() - started
-  started = time.perf_counter()
-  for _ in range(steps):
-    out = fn(*args)
-  jax.block_until_ready(out)
-  return compile_s, _BATCH.value * steps / (time.perf_counter() - started)
+  rates = []
+  for _ in range(_REPEATS.value):
+    started = time.perf_counter()
+    for _ in range(steps):
+      out = fn(*args)
+    jax.block_until_ready(out)
+    rates.append(_BATCH.value * steps / (time.perf_counter() - started))
+  return compile_s, statistics.median(rates)
 
 
 def jax_rows():
@@ -125,7 +131,7 @@ def torch_rows():
   out = subprocess.run([_TORCH_PYTHON.value, script, f'--arch={_ARCH.value}',
                         f'--depths={",".join(_DEPTHS.value)}', f'--batch_size={_BATCH.value}',
                         f'--input_shape={",".join(_INPUT.value)}', f'--width={_WIDTH.value}',
-                        f'--steps={_STEPS.value}'],
+                        f'--steps={_STEPS.value}', f'--repeats={_REPEATS.value}'],
                        capture_output=True, text=True, check=False)
   if out.returncode:
     raise SystemExit(f'error: the PyTorch baseline failed with {_TORCH_PYTHON.value}: '

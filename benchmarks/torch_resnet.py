@@ -8,6 +8,7 @@ Python than JAX's); prints one JSON object of images/s per depth.
 
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -68,13 +69,17 @@ class ResNet(nn.Module):
     return logits
 
 
-def images_per_s(fn, batch_size, steps, warmup):
+def images_per_s(fn, batch_size, steps, warmup, repeats):
+  """Median over `repeats` rounds of `steps` calls: shared CPUs make single rounds noisy."""
   for _ in range(warmup):
     fn()
-  started = time.perf_counter()
-  for _ in range(steps):
-    fn()
-  return batch_size * steps / (time.perf_counter() - started)
+  rates = []
+  for _ in range(repeats):
+    started = time.perf_counter()
+    for _ in range(steps):
+      fn()
+    rates.append(batch_size * steps / (time.perf_counter() - started))
+  return statistics.median(rates)
 
 
 def main():
@@ -85,6 +90,7 @@ def main():
   parser.add_argument('--input_shape', default='28,28,1')
   parser.add_argument('--width', type=int, default=64)
   parser.add_argument('--steps', type=int, default=10)
+  parser.add_argument('--repeats', type=int, default=3)
   parser.add_argument('--threads', type=int, default=0)
   args = parser.parse_args()
   if args.threads:
@@ -112,9 +118,9 @@ def main():
         model(x, depth, all_heads=True)
 
     model.train()
-    train_ips = images_per_s(train, args.batch_size, args.steps, 2)
+    train_ips = images_per_s(train, args.batch_size, args.steps, 2, args.repeats)
     model.eval()
-    eval_ips = images_per_s(evaluate, args.batch_size, args.steps, 2)
+    eval_ips = images_per_s(evaluate, args.batch_size, args.steps, 2, args.repeats)
     model.train()
     rows.append({'depth': depth, 'train_images_per_s': round(train_ips, 1),
                  'eval_images_per_s': round(eval_ips, 1)})
@@ -132,13 +138,12 @@ def main():
     sum(loss_fn(l, y) for l in model(x, len(model.blocks), all_heads=True)).backward()
     opt.step()
 
+  warmup_timing = (args.batch_size, max(2, args.steps // 3), 1, args.repeats)
   print(json.dumps({
       'framework': 'torch', 'version': torch.__version__, 'threads': torch.get_num_threads(),
       'arch': args.arch, 'batch_size': args.batch_size, 'per_depth': rows,
-      'warmup_one_pass_images_per_s': round(images_per_s(warmup_one_pass, args.batch_size,
-                                                         max(2, args.steps // 3), 1), 1),
-      'warmup_per_depth_images_per_s': round(images_per_s(warmup_per_depth, args.batch_size,
-                                                          max(2, args.steps // 3), 1), 1)}))
+      'warmup_one_pass_images_per_s': round(images_per_s(warmup_one_pass, *warmup_timing), 1),
+      'warmup_per_depth_images_per_s': round(images_per_s(warmup_per_depth, *warmup_timing), 1)}))
 
 
 if __name__ == '__main__':

@@ -79,6 +79,10 @@ def base_config() -> ml_collections.ConfigDict:
   config.grow = ml_collections.ConfigDict()
   config.grow.init = 'trained'  # 'trained' | 'warmup' | 'identity'
 
+  # JAX's persistent compilation cache: each depth's programs are compiled once per
+  # machine, not once per run ('' leaves JAX's own setting).
+  config.compilation_cache_dir = '~/.cache/odn_jax/jax'
+
   config.checkpoint = ml_collections.ConfigDict()
   config.checkpoint.keep = 3
   return config

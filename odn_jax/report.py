@@ -46,9 +46,25 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
       'stop_reason': plan.reason,
       'grow_init': config.grow.init,
       'wall_clock_s': round(wall_clock_s, 1),
+      'compile': compile_share(history),
       'num_devices': jax.device_count(),
       'seed': config.seed,
   }
+
+
+def compile_share(history) -> list[dict]:
+  """Per phase and depth: seconds of its epochs and of compiling inside them."""
+  rows = {}
+  for h in history:
+    if 'seconds' not in h:  # histories written before epochs were timed
+      continue
+    row = rows.setdefault((h['phase'], h['depth']), {'phase': h['phase'], 'depth': h['depth'],
+                                                     'epochs_s': 0.0, 'compile_s': 0.0})
+    row['epochs_s'] += h['seconds']
+    row['compile_s'] += h['compile_s']
+  return [{**row, 'epochs_s': round(row['epochs_s'], 2), 'compile_s': round(row['compile_s'], 2),
+           'compile_pct': round(100 * row['compile_s'] / max(row['epochs_s'], 1e-9), 2)}
+          for row in rows.values()]
 
 
 def _write_json(path: str, value):
@@ -211,6 +227,11 @@ def write_report(workdir: str) -> str:
     lines.append(f'| {r["depth"]}{mark} | {r["epochs"]} | {r["best_val_accuracy"]:.2f}% | '
                  f'{r["params"]:,} | {r["bytes"]:,} | {r["flops"] / 1e6:.1f} | '
                  f'{r["memory_reduction_pct"]:.2f}% |')
+  if s.get('compile'):
+    lines += ['', '## Compilation', '', '| phase | depth | epochs (s) | compiling (s) | share |',
+              '|---|---|---|---|---|']
+    lines += [f'| {r["phase"]} | {r["depth"]} | {r["epochs_s"]:.1f} | {r["compile_s"]:.2f} | '
+              f'{r["compile_pct"]:.1f}% |' for r in s['compile']]
   if early_exit_rows:
     lines += ['', '## Early exit (test split)', '',
               '| threshold | accuracy | MFLOPs / example | exits per head |', '|---|---|---|---|']

@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from odn_jax import (checkpoint, data, early_exit, growth, parallel, partition, report, search,
-                     size)
+from odn_jax import (checkpoint, compilation, data, early_exit, growth, parallel, partition,
+                     report, search, size)
 from odn_jax.models import ResNet
 from odn_jax.train import epoch as epoch_lib
 from odn_jax.train import steps as steps_lib
@@ -217,6 +217,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   if finished is not None:
     return finished
   say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+  compilation.enable_cache(config.compilation_cache_dir)
 
   ds = data.load(config)
   mesh = parallel.make_mesh()
@@ -251,6 +252,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   with sigterm_flag() as preempted:
     while run.plan.phase != search.DONE:
       plan, epoch = run.plan, len(run.history)
+      epoch_started, compile_started = time.time(), compilation.seconds()
       if plan.phase == search.WARMUP:
         step = functools.partial(steps.warmup, one_pass=config.warmup.one_pass)
         learning_rates = warmup_learning_rates(config, epoch, ds.steps_per_epoch)
@@ -287,7 +289,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       run.history.append({'epoch': epoch + 1, 'phase': plan.phase, 'depth': plan.depth,
                           'learning_rate': plan.learning_rate, 'loss': train_metrics['loss'],
                           'val_accuracy': float(val[-1]),
-                          'val_accuracy_per_head': [float(v) for v in val]})
+                          'val_accuracy_per_head': [float(v) for v in val],
+                          'seconds': round(time.time() - epoch_started, 3),
+                          'compile_s': round(compilation.seconds() - compile_started, 3)})
       run.epoch_step = 0
       run.metrics = steps_lib.zero_metrics(run.num_heads(plan))
       run.keep_best()

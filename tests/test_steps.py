@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from odn_jax import defaults, growth, partition
+from odn_jax import compilation, defaults, growth, partition
 from odn_jax.models import ResNet, block_key, head_key
 from odn_jax.train import steps as steps_lib
 
@@ -105,3 +105,13 @@ def test_warmup_step_one_pass_equals_the_pass_per_depth_loop(setup):
   (one_ts, one_metrics), (loop_ts, loop_metrics) = results
   chex.assert_trees_all_close(one_ts.params, loop_ts.params, rtol=1e-4, atol=1e-6)
   chex.assert_trees_all_close(one_metrics, loop_metrics, rtol=1e-5)
+
+
+def test_compile_clock_counts_a_program_once():
+  program = jax.jit(lambda x: jnp.sin(x) @ x.T + 3.0)
+  before = compilation.seconds()
+  program(jnp.ones((7, 3))).block_until_ready()
+  compiled = compilation.seconds()
+  assert compiled > before
+  program(jnp.ones((7, 3))).block_until_ready()
+  assert compilation.seconds() == compiled

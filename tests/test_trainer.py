@@ -34,6 +34,18 @@ def test_quickstart_finds_a_shallow_accurate_subnet(quickstart_run):
     assert os.path.isdir(checkpoint.depth_path(workdir, depth))
 
 
+def test_summary_accounts_compilation_per_depth(quickstart_run):
+  _, _, summary = quickstart_run
+  rows = summary['compile']
+  assert [(r['phase'], r['depth']) for r in rows] == (
+      [('warmup', summary['max_depth'])]
+      + [('grow', d) for d in range(1, summary['optimal_depth'] + 1)]
+      + [('finetune', summary['optimal_depth'])])
+  # Each new depth compiles its train and eval steps; fine-tuning reuses the grown depth's.
+  assert all(0 < r['compile_s'] < r['epochs_s'] for r in rows if r['phase'] != 'finetune')
+  assert sum(r['epochs_s'] for r in rows) <= summary['wall_clock_s']
+
+
 def test_extracted_subnet_alone_reproduces_the_test_accuracy(quickstart_run):
   config, workdir, summary = quickstart_run
   variables, info = checkpoint.load_variables(checkpoint.optimal_path(workdir))
