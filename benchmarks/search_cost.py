@@ -3,11 +3,13 @@ r"""The whole search under two schedules, on the same data: the paper's and odn_
   paper   : warm-up as one forward/backward per depth, the warm-up weights reloaded at
             every expansion (grow.init='warmup'), patience 23.
   odn_jax : one-pass warm-up, trained weights carried over with function-preserving
-            growth (grow.init='identity'), and --odn_patience.
+            growth (grow.init='identity'), and a shorter patience (--odn_patience);
+            --odn_start=profile also starts at the warm-up profile's depth.
 
   python benchmarks/search_cost.py --config=configs/fashion_mnist.py \
       --config.data.data_dir=/tmp/tfds --config.model.arch=resnet18 --config.model.width=16 \
-      --config.data.train_subset=5000 --workdir=/tmp/search_cost
+      --config.data.train_subset=5000 --config.data.num_val=2000 --config.search.target=88 \
+      --workdir=/tmp/search_cost
 
 Reports, per schedule: epochs, wall-clock, training FLOPs (3x the forward FLOPs of what
 each step runs, per example), optimal depth and test accuracy; then odn_jax / paper.
@@ -24,8 +26,9 @@ from odn_jax import data, search, size, trainer
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/fashion_mnist.py', 'Base config.')
 _WORKDIR = flags.DEFINE_string('workdir', '/tmp/odn_search_cost', 'One subfolder per schedule.')
 _PAPER_PATIENCE = flags.DEFINE_integer('paper_patience', 23, "The paper's patience.")
-_ODN_PATIENCE = flags.DEFINE_integer('odn_patience', 23, "odn_jax's patience.")
+_ODN_PATIENCE = flags.DEFINE_integer('odn_patience', 8, "odn_jax's patience.")
 _ODN_INIT = flags.DEFINE_string('odn_grow_init', 'identity', "odn_jax's grow.init.")
+_ODN_START = flags.DEFINE_string('odn_start', 'shallowest', "odn_jax's search.start.")
 
 
 def schedule(base, name):
@@ -34,10 +37,12 @@ def schedule(base, name):
     config.warmup.one_pass = False
     config.grow.init = 'warmup'
     config.search.patience = _PAPER_PATIENCE.value
+    config.search.start = 'shallowest'
   else:
     config.warmup.one_pass = True
     config.grow.init = _ODN_INIT.value
     config.search.patience = _ODN_PATIENCE.value
+    config.search.start = _ODN_START.value
   return config
 
 
@@ -53,6 +58,14 @@ def training_flops(history, config, forward, examples_per_epoch) -> float:
       per_example = forward[record['depth'] - 1]
     total += 3 * per_example * examples_per_epoch
   return total
+
+
+def seconds_by_phase(summary) -> dict:
+  """Wall-clock of the warm-up, growing and fine-tuning epochs: where each lever acts."""
+  out = {}
+  for row in summary['compile']:
+    out[row['phase']] = round(out.get(row['phase'], 0.0) + row['epochs_s'], 1)
+  return out
 
 
 def main(argv):
@@ -72,8 +85,10 @@ def main(argv):
         'training_tflops': round(training_flops(history, config, forward, ds.steps_per_epoch
                                                 * config.batch_size) / 1e12, 2),
         'optimal_depth': summary['optimal_depth'], 'test_accuracy': summary['test_accuracy'],
+        'seconds_by_phase': seconds_by_phase(summary),
+        'epochs_by_depth': {r['depth']: r['epochs'] for r in summary['per_depth']},
         'patience': config.search.patience, 'grow_init': config.grow.init,
-        'warmup_one_pass': config.warmup.one_pass}
+        'warmup_one_pass': config.warmup.one_pass, 'start': config.search.start}
   paper, ours = results['paper'], results['odn_jax']
   results['odn_jax_over_paper'] = {
       'wall_clock': round(ours['wall_clock_s'] / paper['wall_clock_s'], 3),

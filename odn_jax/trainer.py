@@ -253,6 +253,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     while run.plan.phase != search.DONE:
       plan, epoch = run.plan, len(run.history)
       epoch_started, compile_started = time.time(), compilation.seconds()
+      # One placement for every epoch's inputs: a fresh state or metrics on the default
+      # device would be a new input sharding, and compile the same step a second time.
+      run.ts, run.metrics = parallel.replicate((run.ts, run.metrics), mesh)
       if plan.phase == search.WARMUP:
         step = functools.partial(steps.warmup, one_pass=config.warmup.one_pass)
         learning_rates = warmup_learning_rates(config, epoch, ds.steps_per_epoch)

@@ -1,5 +1,7 @@
 """The jitted steps and growth: gradients, locality of the train step, identity growth."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -8,6 +10,7 @@ import pytest
 
 from odn_jax import compilation, defaults, growth, partition
 from odn_jax.models import ResNet, block_key, head_key
+from odn_jax.train import epoch as epoch_lib
 from odn_jax.train import steps as steps_lib
 
 MODEL = ResNet('resnet18', num_classes=5, width=4)
@@ -115,3 +118,30 @@ def test_compile_clock_counts_a_program_once():
   assert compiled > before
   program(jnp.ones((7, 3))).block_until_ready()
   assert compilation.seconds() == compiled
+
+
+def test_training_epoch_never_waits_for_the_device(setup):
+  params, state, tx, steps, batch = setup
+  ts = steps_lib.create_train_state(tx, partition.prefix(params, 2), partition.prefix(state, 2))
+  step = functools.partial(steps.train, depth=2)
+  ts, metrics = step(ts, steps_lib.zero_metrics(), batch, 0.1)  # compiled outside the guard
+  with jax.transfer_guard_device_to_host('disallow'):
+    ts, metrics, done = epoch_lib.train_epoch(step, ts, metrics, [batch] * 5, [0.1] * 5,
+                                              total=5, quiet=True)
+  assert done == 5
+  assert epoch_lib.summarize(metrics)['accuracy'][0] >= 0  # the epoch's one host read
+
+
+def test_half_precision_computes_in_bfloat16_and_keeps_float32_parameters(setup):
+  params, state, tx, _, batch = setup
+  half = ResNet('resnet18', num_classes=5, width=4, dtype=jnp.bfloat16)
+  steps = steps_lib.make_steps(half, tx)
+  logits, _ = half.apply(params, state, batch['image'], 3)
+  reference, _ = MODEL.apply(params, state, batch['image'], 3)
+  assert logits.dtype == jnp.float32
+  chex.assert_trees_all_close(logits, reference, atol=0.1, rtol=0.1)
+  ts = steps_lib.create_train_state(tx, partition.prefix(params, 3), partition.prefix(state, 3))
+  ts, _ = steps.train(ts, steps_lib.zero_metrics(), batch, 0.1, depth=3)
+  assert {x.dtype for x in jax.tree.leaves((ts.params, ts.state))} == {jnp.dtype(jnp.float32)}
+  jaxpr = str(jax.make_jaxpr(lambda x: half.apply(params, state, x, 3))(batch['image']))
+  assert 'bf16' in jaxpr and 'conv_general_dilated' in jaxpr
