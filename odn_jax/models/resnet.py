@@ -110,16 +110,18 @@ class Block(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    s, dt = self.spec, self.dtype
+    s = self.spec
+    conv = lambda f, k, st, name: _conv(f, k, st, train, self.dtype, name)
+    norm = lambda name: _norm(train, self.dtype, name)
     if s.kind == 'basic':
-      y = nn.relu(_norm(train, dt, 'bn1')(_conv(s.features, 3, s.strides, train, dt, 'conv1')(x)))
-      y = _norm(train, dt, 'bn_out')(_conv(s.features, 3, 1, train, dt, 'conv2')(y))
+      y = nn.relu(norm('bn1')(conv(s.features, 3, s.strides, 'conv1')(x)))
+      y = norm('bn_out')(conv(s.features, 3, 1, 'conv2')(y))
     else:  # bottleneck, stride on the 3x3 convolution
-      y = nn.relu(_norm(train, dt, 'bn1')(_conv(s.features, 1, 1, train, dt, 'conv1')(x)))
-      y = nn.relu(_norm(train, dt, 'bn2')(_conv(s.features, 3, s.strides, train, dt, 'conv2')(y)))
-      y = _norm(train, dt, 'bn_out')(_conv(s.out_channels, 1, 1, train, dt, 'conv3')(y))
+      y = nn.relu(norm('bn1')(conv(s.features, 1, 1, 'conv1')(x)))
+      y = nn.relu(norm('bn2')(conv(s.features, 3, s.strides, 'conv2')(y)))
+      y = norm('bn_out')(conv(s.out_channels, 1, 1, 'conv3')(y))
     if s.projects:
-      x = _norm(train, dt, 'proj_bn')(_conv(s.out_channels, 1, s.strides, train, dt, 'proj_conv')(x))
+      x = norm('proj_bn')(conv(s.out_channels, 1, s.strides, 'proj_conv')(x))
     return nn.relu(x + y)
 
 
