@@ -35,6 +35,9 @@ def base_config() -> ml_collections.ConfigDict:
 
   config.batch_size = 128
   config.eval_batch_size = 1000
+  # 0: evaluate with BatchNorm's running averages (the reference); N: with statistics
+  # recomputed after every epoch as the mean over the epoch's first N training batches.
+  config.precise_bn_batches = 0
 
   config.model = ml_collections.ConfigDict()
   config.model.arch = 'resnet18'
@@ -67,6 +70,12 @@ def base_config() -> ml_collections.ConfigDict:
   config.search.tolerance = 0.5
   config.search.learning_rate = 0.01
   config.search.patience = 23  # epochs without improvement before a depth has converged
+  # Points by which validation accuracy must beat the best so far to count as an
+  # improvement (0: any gain at the rounding below, the reference).
+  config.search.min_delta = 0.0
+  # Target mode: fine-tune as soon as a depth reaches target - tolerance, instead of first
+  # training it until it converges (the reference; the depth chosen is the same).
+  config.search.finetune_at_target = False
   config.search.plateau_patience = 5  # epochs without improvement before lr *= factor
   config.search.plateau_factor = 0.6
   config.search.grow_decimals = 1  # the reference rounds val. accuracy while growing

@@ -37,7 +37,7 @@ class Segment:
   epochs: int
   best_val_accuracy: float  # rounded as the reference compares
   best_epoch: int  # index into the segment, 0-based
-  since_best: int  # epochs after the best one
+  since_best: int  # epochs after the last that beat the best by more than min_delta
   learning_rate: float  # for the segment's next epoch, after plateau decays
 
 
@@ -70,14 +70,19 @@ def segment(history: Sequence[dict], config) -> Segment:
   records.reverse()
   decimals = (config.search.finetune_decimals if phase == FINETUNE
               else config.search.grow_decimals)
+  min_delta = config.search.min_delta
   # The rate a segment started with is in its first record (fine-tuning continues from the
   # rate growth ended with); scripted histories without one start from the phase's rate.
   learning_rate = records[0].get('learning_rate', phase_learning_rate(phase, config))
-  best, best_epoch, flat = -math.inf, 0, 0
+  best, best_epoch, improved_epoch, flat = -math.inf, 0, 0, 0
   for i, record in enumerate(records):
     accuracy = round(record['val_accuracy'], decimals)
     if accuracy > best:
-      best, best_epoch, flat = accuracy, i, 0
+      best, best_epoch = accuracy, i
+    # An improvement beats the last improvement, not the best, by more than min_delta
+    # (with min_delta 0 the two are the same): gains below it accumulate until they count.
+    if i == 0 or accuracy > round(records[improved_epoch]['val_accuracy'], decimals) + min_delta:
+      improved_epoch, flat = i, 0
     else:
       flat += 1
       # The reference's plateau schedule: lr *= factor after every `plateau_patience`
@@ -86,7 +91,7 @@ def segment(history: Sequence[dict], config) -> Segment:
         learning_rate *= config.search.plateau_factor
         flat = 0
   return Segment(phase, depth, len(records), best, best_epoch,
-                 len(records) - 1 - best_epoch, learning_rate)
+                 len(records) - 1 - improved_epoch, learning_rate)
 
 
 MODES = ('target', 'saturation', 'budget')
@@ -104,7 +109,7 @@ def check_config(config):
     raise ValueError(f'config.search.start must be one of {STARTS}, got {s.start!r}')
   if not 0 < s.target <= 100:
     raise ValueError(f'config.search.target must be in (0, 100], got {s.target}')
-  for key in ('tolerance', 'min_gain', 'start_margin'):
+  for key in ('tolerance', 'min_gain', 'start_margin', 'min_delta'):
     if s[key] < 0:
       raise ValueError(f'config.search.{key} must be >= 0, got {s[key]}')
   for key in ('patience', 'plateau_patience', 'max_epochs_per_depth', 'max_epochs_total'):
@@ -174,6 +179,13 @@ def next_plan(history: Sequence[dict], config, sizes: Sequence[dict] | None = No
     return Plan(GROW, depth, config.search.learning_rate, f'warm-up finished; {why}')
 
   seg = segment(history, config)
+  goal = config.search.target - config.search.tolerance
+  if (config.search.finetune_at_target and config.search.mode == 'target'
+      and seg.phase == GROW and seg.best_val_accuracy >= goal):
+    # More epochs at this depth cannot change the depth chosen: they are fine-tuning.
+    return Plan(FINETUNE, seg.depth, phase_learning_rate(FINETUNE, config, seg),
+                f'depth {seg.depth} reached target - tolerance {goal:g}% at '
+                f'{seg.best_val_accuracy:g}%; fine-tune it')
   capped = seg.epochs >= config.search.max_epochs_per_depth
   if seg.since_best < config.search.patience and not capped:
     return Plan(seg.phase, seg.depth, seg.learning_rate)

@@ -150,6 +150,9 @@ class Search:
 def check_config(config):
   search.check_config(config)
   growth.check_init(config.grow.init)
+  if config.precise_bn_batches < 0:
+    raise ValueError('config.precise_bn_batches must be >= 0 (0: running averages), got '
+                     f'{config.precise_bn_batches}')
   if config.batch_size < 1 or config.eval_batch_size < 1:
     raise ValueError('config.batch_size and config.eval_batch_size must be >= 1, got '
                      f'{config.batch_size} and {config.eval_batch_size}')
@@ -285,10 +288,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
             f'training loss is {train_metrics["loss"]} at epoch {epoch + 1} ({plan.phase}, '
             f'depth {plan.depth}, lr {plan.learning_rate:g}); the last good checkpoint in '
             f'{workdir} is intact: lower the learning rate and rerun')
+      depth = model.max_depth if plan.phase == search.WARMUP else plan.depth
+      if config.precise_bn_batches:
+        run.ts = run.ts.replace(state=epoch_lib.precise_batch_stats(
+            steps.batch_stats, run.ts.params, run.ts.state,
+            (parallel.shard_batch(b, mesh) for b in itertools.islice(
+                ds.train_batches(epoch), config.precise_bn_batches)), depth))
       val = epoch_lib.evaluate(steps.eval, run.ts.params, run.ts.state,
                                (parallel.shard_batch(b, mesh)
-                                for b in ds.eval_batches('validation')),
-                               model.max_depth if plan.phase == search.WARMUP else plan.depth)
+                                for b in ds.eval_batches('validation')), depth)
       run.history.append({'epoch': epoch + 1, 'phase': plan.phase, 'depth': plan.depth,
                           'learning_rate': plan.learning_rate, 'loss': train_metrics['loss'],
                           'val_accuracy': float(val[-1]),

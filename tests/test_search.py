@@ -58,6 +58,16 @@ def test_reaching_target_minus_tolerance_stops_growth():
   assert 'target' in plan.reason
 
 
+def test_finetune_at_target_skips_the_wait_for_convergence():
+  history = epochs('grow', 1, [80]) + epochs('grow', 2, [85, 89.5])
+  assert search.next_plan(history, make_config()).phase == search.GROW  # the reference
+  plan = search.next_plan(history, make_config(finetune_at_target=True))
+  assert (plan.phase, plan.depth) == (search.FINETUNE, 2)
+  # Only the target rule: saturation mode keeps growing.
+  plan = search.next_plan(history, make_config(finetune_at_target=True, mode='saturation'))
+  assert plan.phase == search.GROW
+
+
 def test_rounding_while_growing_hides_tiny_gains():
   # 80.01 rounds to 80.0 at one decimal: not an improvement, so depth 1 converges.
   history = epochs('grow', 1, [80.0, 80.01, 80.02, 80.04])
@@ -102,6 +112,21 @@ def test_total_cap_ends_the_run():
   history = epochs('warmup', 3, [1, 2]) + epochs('grow', 1, [10, 20, 30])
   plan = search.next_plan(history, make_config(max_epochs_total=5))
   assert (plan.phase, plan.depth) == (search.DONE, 1)
+
+
+def test_min_delta_counts_only_gains_above_it():
+  # Each epoch gains 0.3, below min_delta 0.5, but gains accumulate: 80.6 beats the last
+  # improvement (80) by 0.6. After it, 81.0 is the best, yet no improvement.
+  accuracies = [80.0, 80.3, 80.6, 80.9, 81.0, 81.0]
+  seg = search.segment(epochs('grow', 1, accuracies), make_config(min_delta=0.5))
+  assert (seg.best_val_accuracy, seg.best_epoch, seg.since_best) == (81.0, 4, 3)
+  assert search.next_plan(epochs('grow', 1, accuracies), make_config(min_delta=0.5)).depth == 2
+  # The reference (min_delta 0) counts every gain at its rounding: still improving.
+  seg = search.segment(epochs('grow', 1, accuracies), make_config())
+  assert (seg.best_epoch, seg.since_best) == (4, 1)
+  assert search.next_plan(epochs('grow', 1, accuracies), make_config()).depth == 1
+  with pytest.raises(ValueError, match='min_delta'):
+    search.check_config(make_config(min_delta=-1.0))
 
 
 def test_segment_statistics():

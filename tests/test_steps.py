@@ -78,6 +78,21 @@ def test_eval_step_counts_only_unmasked_examples(setup):
   assert float(out['correct'][2]) == float((logits.argmax(-1) == batch['label'][:3]).sum())
 
 
+@pytest.mark.parametrize('depth', [2, 5])
+def test_precise_batch_stats_of_a_batch_make_evaluation_equal_training_mode(setup, depth):
+  # With every BatchNorm holding the batch's own statistics, the inference forward
+  # normalises exactly as the training forward does on that batch.
+  params, state, _, steps, batch = setup
+  precise = epoch_lib.precise_batch_stats(steps.batch_stats, params, state, [batch], depth)
+  train_logits, _ = MODEL.apply(params, state, batch['image'], depth, train=True)
+  eval_logits, _ = MODEL.apply(params, precise, batch['image'], depth, train=False)
+  chex.assert_trees_all_close(eval_logits, train_logits, rtol=1e-4, atol=1e-4)
+  # Blocks past `depth` keep their statistics; averaging two copies of a batch changes nothing.
+  chex.assert_trees_all_equal(precise[block_key(depth + 1)], state[block_key(depth + 1)])
+  twice = epoch_lib.precise_batch_stats(steps.batch_stats, params, state, [batch, batch], depth)
+  chex.assert_trees_all_close(twice, precise, rtol=1e-6, atol=1e-7)
+
+
 def test_identity_growth_preserves_the_function(setup):
   params, state, _, _, batch = setup
   # Make every piece non-trivial, as after training.

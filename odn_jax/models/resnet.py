@@ -86,9 +86,12 @@ def _conv(features, kernel, strides, train, dtype, name):
                materialize_input=train and jax.default_backend() == 'cpu')
 
 
+# PyTorch's BatchNorm2d defaults: running stats updated with weight 0.1, eps 1e-5.
+BN_MOMENTUM = 0.9
+
+
 def _norm(train, dtype, name):
-  # PyTorch's BatchNorm2d defaults: running stats updated with 0.1, eps 1e-5.
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+  return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=1e-5,
                       dtype=dtype, name=name)
 
 

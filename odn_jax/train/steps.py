@@ -14,7 +14,8 @@ import ml_collections
 import optax
 from flax import struct
 
-from odn_jax.models import head_key
+from odn_jax import partition
+from odn_jax.models import BN_MOMENTUM, head_key
 
 
 class TrainState(struct.PyTreeNode):
@@ -55,6 +56,7 @@ class Steps(NamedTuple):
   train: Any  # (ts, metrics, batch, learning_rate, *, depth) -> (ts, metrics)
   warmup: Any  # (ts, metrics, batch, learning_rate) -> (ts, metrics)
   eval: Any  # (params, state, batch, *, depth) -> {'correct': [depth], 'count': []}
+  batch_stats: Any  # (params, state, batch, *, depth) -> BatchNorm statistics of the batch
   grad: Any  # (params, state, batch, *, depth) -> grads at one depth (tests, benchmarks)
   warmup_grad: Any  # (params, state, batch) -> grads of the summed per-head loss
 
@@ -119,6 +121,15 @@ def make_steps(model, tx: optax.GradientTransformation) -> Steps:
     return {'correct': correct, 'count': mask.sum()}
 
   @functools.partial(jax.jit, static_argnames='depth')
+  def batch_stats(params, state, batch, *, depth):
+    """Mean and variance of `batch` alone at every BatchNorm of blocks 1..depth."""
+    # Training mode never reads the running averages, so from zeros one update leaves
+    # (1 - momentum) * the batch's own statistics.
+    zeros = jax.tree.map(jnp.zeros_like, state)
+    _, new_state = model.features(params, zeros, batch['image'], depth, train=True)
+    return jax.tree.map(lambda s: s / (1.0 - BN_MOMENTUM), partition.prefix(new_state, depth))
+
+  @functools.partial(jax.jit, static_argnames='depth')
   def grad_step(params, state, batch, *, depth):
     return jax.grad(lambda p: depth_loss(p, state, batch, depth)[0])(params)
 
@@ -126,4 +137,4 @@ def make_steps(model, tx: optax.GradientTransformation) -> Steps:
   def warmup_grad(params, state, batch):
     return jax.grad(lambda p: all_heads_loss(p, state, batch)[0])(params)
 
-  return Steps(train_step, warmup_step, eval_step, grad_step, warmup_grad)
+  return Steps(train_step, warmup_step, eval_step, batch_stats, grad_step, warmup_grad)
