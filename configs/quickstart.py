@@ -14,6 +14,7 @@ def get_config():
   config.data.std = (0.3759,)
   config.batch_size = 64
   config.eval_batch_size = 400
+  config.precise_bn_batches = 8  # validation on recomputed BatchNorm statistics
   config.model.width = 16
   config.warmup.epochs = 2
   config.warmup.learning_rate = 0.1

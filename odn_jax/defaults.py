@@ -70,8 +70,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.search.tolerance = 0.5
   config.search.learning_rate = 0.01
   config.search.patience = 23  # epochs without improvement before a depth has converged
-  # Points by which validation accuracy must beat the best so far to count as an
-  # improvement (0: any gain at the rounding below, the reference).
+  # Points by which validation accuracy must beat the last improvement to count as one
+  # (0: any gain at the rounding below, the reference).
   config.search.min_delta = 0.0
   # Target mode: fine-tune as soon as a depth reaches target - tolerance, instead of first
   # training it until it converges (the reference; the depth chosen is the same).

@@ -37,7 +37,7 @@ class Segment:
   epochs: int
   best_val_accuracy: float  # rounded as the reference compares
   best_epoch: int  # index into the segment, 0-based
-  since_best: int  # epochs after the last that beat the best by more than min_delta
+  since_best: int  # epochs after the last improvement (by more than search.min_delta)
   learning_rate: float  # for the segment's next epoch, after plateau decays
 
 
@@ -74,15 +74,15 @@ def segment(history: Sequence[dict], config) -> Segment:
   # The rate a segment started with is in its first record (fine-tuning continues from the
   # rate growth ended with); scripted histories without one start from the phase's rate.
   learning_rate = records[0].get('learning_rate', phase_learning_rate(phase, config))
-  best, best_epoch, improved_epoch, flat = -math.inf, 0, 0, 0
+  best, best_epoch, last_gain, gain_epoch, flat = -math.inf, 0, -math.inf, 0, 0
   for i, record in enumerate(records):
     accuracy = round(record['val_accuracy'], decimals)
     if accuracy > best:
       best, best_epoch = accuracy, i
-    # An improvement beats the last improvement, not the best, by more than min_delta
-    # (with min_delta 0 the two are the same): gains below it accumulate until they count.
-    if i == 0 or accuracy > round(records[improved_epoch]['val_accuracy'], decimals) + min_delta:
-      improved_epoch, flat = i, 0
+    # An improvement beats the last improvement (not the best) by more than min_delta: with
+    # min_delta 0 the two are the same; above it, small gains add up until they count.
+    if accuracy > last_gain + min_delta:
+      last_gain, gain_epoch, flat = accuracy, i, 0
     else:
       flat += 1
       # The reference's plateau schedule: lr *= factor after every `plateau_patience`
@@ -91,7 +91,7 @@ def segment(history: Sequence[dict], config) -> Segment:
         learning_rate *= config.search.plateau_factor
         flat = 0
   return Segment(phase, depth, len(records), best, best_epoch,
-                 len(records) - 1 - improved_epoch, learning_rate)
+                 len(records) - 1 - gain_epoch, learning_rate)
 
 
 MODES = ('target', 'saturation', 'budget')
