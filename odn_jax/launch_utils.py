@@ -2,7 +2,7 @@
 
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 _VERBOSE = flags.DEFINE_bool('verbose', False, 'Show the Python traceback of an error.')
 
@@ -29,6 +29,9 @@ def run_main(main):
   """absl's app.run, but bad input ends with one line on stderr and exit status 2."""
 
   def guarded(argv):
+    if not flags.FLAGS['verbosity'].present and not _VERBOSE.value:
+      # Orbax logs every checkpoint it writes at INFO: keep the epoch lines readable.
+      logging.set_verbosity(logging.WARNING)
     try:
       return main(argv)
     except USER_ERRORS as e:
