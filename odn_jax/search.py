@@ -139,6 +139,11 @@ def depth_limit(config, sizes: Sequence[dict] | None = None) -> int:
   return max(fits)
 
 
+def target_goal(config) -> float:
+  """The validation accuracy at which target mode stops growing: target - tolerance."""
+  return config.search.target - config.search.tolerance
+
+
 def start_plan(config) -> Plan:
   if config.warmup.epochs > 0:
     return Plan(WARMUP, max_depth(config), config.warmup.learning_rate, 'warm-up of every head')
@@ -179,19 +184,20 @@ def next_plan(history: Sequence[dict], config, sizes: Sequence[dict] | None = No
     return Plan(GROW, depth, config.search.learning_rate, f'warm-up finished; {why}')
 
   seg = segment(history, config)
-  goal = config.search.target - config.search.tolerance
-  if (config.search.finetune_at_target and config.search.mode == 'target'
-      and seg.phase == GROW and seg.best_val_accuracy >= goal):
-    # More epochs at this depth cannot change the depth chosen: they are fine-tuning.
-    return Plan(FINETUNE, seg.depth, phase_learning_rate(FINETUNE, config, seg),
-                f'depth {seg.depth} reached target - tolerance {goal:g}% at '
-                f'{seg.best_val_accuracy:g}%; fine-tune it')
   capped = seg.epochs >= config.search.max_epochs_per_depth
-  if seg.since_best < config.search.patience and not capped:
+  # With finetune_at_target a depth that reached the target is done growing at once: more
+  # epochs at it cannot change the depth chosen, they are fine-tuning.
+  at_target = (config.search.finetune_at_target and config.search.mode == 'target'
+               and seg.phase == GROW and seg.best_val_accuracy >= target_goal(config))
+  converged = capped or seg.since_best >= config.search.patience
+  if not converged and not at_target:
     return Plan(seg.phase, seg.depth, seg.learning_rate)
-  why = (f'cap of {config.search.max_epochs_per_depth} epochs' if capped
-         else f'no improvement for {config.search.patience} epochs')
-  why = f'depth {seg.depth} converged at {seg.best_val_accuracy:g}% ({why})'
+  if converged:
+    why = (f'cap of {config.search.max_epochs_per_depth} epochs' if capped
+           else f'no improvement for {config.search.patience} epochs')
+    why = f'depth {seg.depth} converged at {seg.best_val_accuracy:g}% ({why})'
+  else:
+    why = f'depth {seg.depth} reached {seg.best_val_accuracy:g}%'
   if seg.phase == FINETUNE:
     return Plan(DONE, seg.depth, 0.0, f'fine-tuned: {why}')
   return after_convergence(history, seg, why, config, limit)
@@ -200,7 +206,7 @@ def next_plan(history: Sequence[dict], config, sizes: Sequence[dict] | None = No
 def after_convergence(history, seg: Segment, why: str, config, limit: int) -> Plan:
   """Grow, or choose the depth to fine-tune, once the depth being grown has converged."""
   mode = config.search.mode
-  goal = config.search.target - config.search.tolerance
+  goal = target_goal(config)
   best = {d: row['best_val_accuracy'] for d, row in per_depth(history).items()}
 
   def finetune(depth, reason):
