@@ -15,6 +15,7 @@ from typing import Sequence
 
 import ml_collections
 
+from odn_jax.errors import ConfigError
 from odn_jax.models import num_blocks
 
 WARMUP, GROW, FINETUNE, DONE = 'warmup', 'grow', 'finetune', 'done'
@@ -45,7 +46,7 @@ def max_depth(config: ml_collections.ConfigDict) -> int:
   blocks = num_blocks(config.model.arch)
   depth = config.model.max_depth or blocks
   if not 1 <= depth <= blocks:
-    raise ValueError(f'config.model.max_depth must be in 1..{blocks} (0 for all) for '
+    raise ConfigError(f'config.model.max_depth must be in 1..{blocks} (0 for all) for '
                      f'{config.model.arch}, got {config.model.max_depth}')
   return depth
 
@@ -104,19 +105,19 @@ def check_config(config):
   max_depth(config)
   s = config.search
   if s.mode not in MODES:
-    raise ValueError(f'config.search.mode must be one of {MODES}, got {s.mode!r}')
+    raise ConfigError(f'config.search.mode must be one of {MODES}, got {s.mode!r}')
   if s.start not in STARTS:
-    raise ValueError(f'config.search.start must be one of {STARTS}, got {s.start!r}')
+    raise ConfigError(f'config.search.start must be one of {STARTS}, got {s.start!r}')
   if not 0 < s.target <= 100:
-    raise ValueError(f'config.search.target must be in (0, 100], got {s.target}')
+    raise ConfigError(f'config.search.target must be in (0, 100], got {s.target}')
   for key in ('tolerance', 'min_gain', 'start_margin', 'min_delta'):
     if s[key] < 0:
-      raise ValueError(f'config.search.{key} must be >= 0, got {s[key]}')
+      raise ConfigError(f'config.search.{key} must be >= 0, got {s[key]}')
   for key in ('patience', 'plateau_patience', 'max_epochs_per_depth', 'max_epochs_total'):
     if s[key] < 1:
-      raise ValueError(f'config.search.{key} must be >= 1, got {s[key]}')
+      raise ConfigError(f'config.search.{key} must be >= 1, got {s[key]}')
   if s.mode == 'budget' and not any(s.budget[k] for k in BUDGET_KEYS):
-    raise ValueError("config.search.mode='budget' needs a limit: set config.search.budget"
+    raise ConfigError("config.search.mode='budget' needs a limit: set config.search.budget"
                      '.params, .bytes or .flops')
 
 
@@ -134,7 +135,7 @@ def depth_limit(config, sizes: Sequence[dict] | None = None) -> int:
   fits = [row['depth'] for row in sizes if row['depth'] <= limit and all(
       not budget[k] or row[k] <= budget[k] for k in BUDGET_KEYS)]
   if not fits:
-    raise ValueError(f'no depth fits config.search.budget ({budget.to_dict()}); depth 1 '
+    raise ConfigError(f'no depth fits config.search.budget ({budget.to_dict()}); depth 1 '
                      f'needs {dict((k, sizes[0][k]) for k in BUDGET_KEYS)}')
   return max(fits)
 
