@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from odn_jax import partition
+from odn_jax.errors import ConfigError
 from odn_jax.models import block_key, head_key
 
 GROW_INITS = ('trained', 'warmup', 'identity')
@@ -20,7 +21,7 @@ GROW_INITS = ('trained', 'warmup', 'identity')
 
 def check_init(init: str):
   if init not in GROW_INITS:
-    raise ValueError(f'config.grow.init must be one of {GROW_INITS}, got {init!r}')
+    raise ConfigError(f'config.grow.init must be one of {GROW_INITS}, got {init!r}')
 
 
 def grown_variables(variables: dict, warmup_variables: dict, depth: int, init: str) -> dict:

@@ -4,15 +4,13 @@ import sys
 
 from absl import app, flags, logging
 
-_VERBOSE = flags.DEFINE_bool('verbose', False, 'Show the Python traceback of an error.')
+from odn_jax.errors import UserError
 
-# Errors that describe bad input: shown as one line, never as a traceback.
-USER_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError,
-               PermissionError)
+_VERBOSE = flags.DEFINE_bool('verbose', False, 'Show the Python traceback of an error.')
 
 
 def _one_line(e: BaseException) -> str:
-  if isinstance(e, (KeyError, AttributeError)) and e.args:
+  if isinstance(e, AttributeError) and e.args:
     # ml_collections nests a KeyError's repr in its message: unwrap quotes and escapes.
     message = str(e.args[0]).replace('\\n', ' ').replace("\\'", "'").replace("'", '')
   else:
@@ -26,15 +24,18 @@ def _fail(message: str):
 
 
 def run_main(main):
-  """absl's app.run, but bad input ends with one line on stderr and exit status 2."""
+  """absl's app.run, but bad input (a `UserError`, raised where input is checked) ends with
+  one line on stderr and exit status 2; any other exception is a bug and keeps its traceback."""
+  started = []  # whether flags parsed and `main` began: its exceptions are never flag errors
 
   def guarded(argv):
+    started.append(True)
     if not flags.FLAGS['verbosity'].present and not _VERBOSE.value:
       # Orbax logs every checkpoint it writes at INFO: keep the epoch lines readable.
       logging.set_verbosity(logging.WARNING)
     try:
       return main(argv)
-    except USER_ERRORS as e:
+    except UserError as e:
       if _VERBOSE.value:
         raise
       _fail(_one_line(e))
@@ -42,6 +43,6 @@ def run_main(main):
   try:
     app.run(guarded)
   except AttributeError as e:  # ml_collections' unknown --config.KEY, raised by the flag parser
-    if '--verbose' in sys.argv:
+    if started or '--verbose' in sys.argv:
       raise
     _fail(f'unknown config key {_one_line(e)} (the keys are in odn_jax/defaults.py)')

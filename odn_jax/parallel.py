@@ -10,6 +10,8 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from odn_jax.errors import ConfigError
+
 
 def initialize(distributed: bool):
   """Joins the other hosts (TPU pods, multi-node GPU) before any device is touched."""
@@ -27,7 +29,7 @@ def check_batch_sizes(config):
   devices = jax.device_count()
   for key in ('batch_size', 'eval_batch_size'):
     if config[key] % devices:
-      raise ValueError(f'config.{key}={config[key]} does not divide evenly over {devices} '
+      raise ConfigError(f'config.{key}={config[key]} does not divide evenly over {devices} '
                        f'devices; use a multiple of {devices}')
 
 
