@@ -1,33 +1,37 @@
 """Orbax checkpoints of a search: one per epoch (resumable), one per converged depth,
-and the extracted optimal subnet.
+and the extracted optimal subnet (where each lives: `odn_jax.workdir`).
 
-Layout under the workdir:
   checkpoints/<epoch>/      the CheckpointManager's steps: the train tree + JSON metadata
   checkpoints/depth_NN/     best weights of depth NN when it converged (never deleted)
   optimal/                  the extracted subnet: variables/ + model.json
 Orbax writes each step to a temporary directory and renames it when complete, so a
-step that exists is whole; `optimal/` is assembled the same way.
+step that exists is whole; `optimal/` and `depth_NN/` are published the same way.
 """
 
-import json
 import os
-import shutil
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from odn_jax import partition
+from odn_jax import partition, workdir as workdir_lib
+from odn_jax.errors import NotFoundError, UserError
+from odn_jax.workdir import depth_path, optimal_path  # pylint: disable=unused-import
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
   """A checkpoint that exists but cannot be used."""
 
 
-def manager(workdir: str, keep: int) -> ocp.CheckpointManager:
-  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
-                                         step_format_fixed_length=6)
-  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), 'checkpoints'),
+def manager(workdir: str, keep: int | None = None) -> ocp.CheckpointManager:
+  """The run's epoch checkpoints, keeping the newest `keep`; `keep=None` opens them to
+  read only (nothing is pruned or created)."""
+  if keep is None:
+    options = ocp.CheckpointManagerOptions(read_only=True, step_format_fixed_length=6)
+  else:
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                           step_format_fixed_length=6)
+  return ocp.CheckpointManager(workdir_lib.file(workdir, workdir_lib.CHECKPOINTS),
                                options=options)
 
 
@@ -65,36 +69,19 @@ def restore_tree(mngr: ocp.CheckpointManager, step: int, template):
   return restored['train']
 
 
-def _write_atomically(path: str, write):
-  path = os.path.abspath(path)
-  tmp = path + '.tmp'
-  shutil.rmtree(tmp, ignore_errors=True)
-  write(tmp)
-  shutil.rmtree(path, ignore_errors=True)
-  os.rename(tmp, path)
-
-
 def save_variables(path: str, variables: dict, model_info: dict | None = None):
   """{'params', 'state'} (host copies) and an optional model.json, all or nothing at `path`."""
   host = jax.tree.map(np.asarray, variables)
 
   def write(tmp):
+    # Every host calls Orbax (it coordinates them and writes once); model.json is process 0's.
     with ocp.StandardCheckpointer() as checkpointer:
-      checkpointer.save(os.path.join(tmp, 'variables'), host)
+      checkpointer.save(os.path.join(tmp, workdir_lib.VARIABLES), host)
       checkpointer.wait_until_finished()  # complete before the rename publishes it
     if model_info is not None:
-      with open(os.path.join(tmp, 'model.json'), 'w') as f:
-        json.dump(model_info, f, indent=1)
+      workdir_lib.write_json(os.path.join(tmp, workdir_lib.MODEL_INFO), model_info)
 
-  _write_atomically(path, write)
-
-
-def depth_path(workdir: str, depth: int) -> str:
-  return os.path.join(os.path.abspath(workdir), 'checkpoints', f'depth_{depth:02d}')
-
-
-def optimal_path(workdir: str) -> str:
-  return os.path.join(os.path.abspath(workdir), 'optimal')
+  workdir_lib.write_folder(path, write, collective=True)
 
 
 def save_optimal(workdir: str, variables: dict, depth: int, model_info: dict):
@@ -106,27 +93,28 @@ def save_optimal(workdir: str, variables: dict, depth: int, model_info: dict):
 def load_variables(path: str) -> tuple[dict, dict | None]:
   """(variables, model_info) saved by `save_variables`."""
   path = os.path.abspath(path)
-  if not os.path.isdir(os.path.join(path, 'variables')):
-    raise FileNotFoundError(f'no saved variables under {path}')
+  if not os.path.isdir(os.path.join(path, workdir_lib.VARIABLES)):
+    raise NotFoundError(f'no saved variables under {path}')
   with ocp.StandardCheckpointer() as checkpointer:
-    variables = checkpointer.restore(os.path.join(path, 'variables'))
-  info_file = os.path.join(path, 'model.json')
-  info = None
-  if os.path.exists(info_file):
-    with open(info_file) as f:
-      info = json.load(f)
+    variables = checkpointer.restore(os.path.join(path, workdir_lib.VARIABLES))
+  info_file = os.path.join(path, workdir_lib.MODEL_INFO)
+  info = workdir_lib.read_json(info_file) if os.path.exists(info_file) else None
   return variables, info
 
 
 def restore_full_variables(workdir: str) -> dict:
   """{'params', 'state'} of the full network at the run's latest checkpoint."""
-  mngr = manager(workdir, keep=1_000_000)  # reading only: never prunes
-  step = mngr.latest_step()
-  if step is None:
-    raise FileNotFoundError(f'{workdir} has no checkpoints; run launch/train.py there first')
+  if not os.path.isdir(workdir_lib.file(workdir, workdir_lib.CHECKPOINTS)):
+    raise NotFoundError(f'{workdir} has no checkpoints; run launch/train.py there first')
+  mngr = manager(workdir)
   try:
-    restored = mngr.restore(step, args=ocp.args.Composite(train=ocp.args.StandardRestore()))
-  except Exception as e:
-    raise _unusable(mngr, step, e) from e
-  mngr.close()
+    step = mngr.latest_step()
+    if step is None:
+      raise NotFoundError(f'{workdir} has no checkpoints; run launch/train.py there first')
+    try:
+      restored = mngr.restore(step, args=ocp.args.Composite(train=ocp.args.StandardRestore()))
+    except Exception as e:
+      raise _unusable(mngr, step, e) from e
+  finally:
+    mngr.close()
   return restored['train']['variables']

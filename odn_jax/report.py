@@ -1,7 +1,6 @@
 """What a run reports: history.json every epoch, TensorBoard scalars, and at the end
 summary.json, report.md with its plots, and the table of every depth tried."""
 
-import json
 import os
 import socket
 import time
@@ -9,7 +8,8 @@ import time
 from absl import logging
 import jax
 
-from odn_jax import search, size
+from odn_jax import models, search, size, workdir as workdir_lib
+from odn_jax.models import ResNet
 
 
 def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s: float) -> dict:
@@ -67,20 +67,14 @@ def compile_share(history) -> list[dict]:
           for row in rows.values()]
 
 
-def _write_json(path: str, value):
-  with open(path + '.tmp', 'w') as f:
-    json.dump(value, f, indent=1)
-  os.replace(path + '.tmp', path)  # a file that exists is complete
-
-
 def write_summary(workdir: str, summary_dict: dict):
   """summary.json; its existence marks the run as finished."""
-  _write_json(os.path.join(workdir, 'summary.json'), summary_dict)
+  workdir_lib.write_json(workdir_lib.file(workdir, workdir_lib.SUMMARY), summary_dict)
 
 
 def write_history(workdir: str, history: list[dict]):
   """history.json: one record per epoch so far (phase, depth, loss, validation accuracy)."""
-  _write_json(os.path.join(workdir, 'history.json'), history)
+  workdir_lib.write_json(workdir_lib.file(workdir, workdir_lib.HISTORY), history)
 
 
 def depth_table_text(s: dict) -> str:
@@ -102,7 +96,7 @@ def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[di
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  folder = os.path.join(workdir, 'plots')
+  folder = workdir_lib.file(workdir, workdir_lib.PLOTS)
   os.makedirs(folder, exist_ok=True)
   optimal = summary_dict['optimal_depth']
   written = []
@@ -110,7 +104,7 @@ def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[di
   def save(fig, name):
     path = os.path.join(folder, name)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    workdir_lib.write_file(path, lambda tmp: fig.savefig(tmp, dpi=110, format='png'))
     plt.close(fig)
     written.append(path)
 
@@ -185,29 +179,14 @@ def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[di
   return written
 
 
-def write_report(workdir: str) -> str:
-  """report.md and plots/*.png from the workdir's summary.json and history.json.
+def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> str:
+  """report.md and plots/*.png of a finished run: its summary, its history, its network.
 
   Written by process 0 only (every process of a multi-host run calls it)."""
-  from odn_jax import evaluation, trainer  # pylint: disable=g-import-not-at-top
-  path = os.path.join(workdir, 'report.md')
-  if jax.process_index() > 0:
+  path = workdir_lib.file(workdir, workdir_lib.REPORT)
+  if not workdir_lib.is_writer():
     return path
-  summary_file = os.path.join(workdir, 'summary.json')
-  if not os.path.isfile(summary_file):
-    raise FileNotFoundError(f'{summary_file} does not exist: the run in {workdir} has not '
-                            'finished (its history.json has every epoch so far)')
-  with open(summary_file) as f:
-    s = json.load(f)
-  with open(os.path.join(workdir, 'history.json')) as f:
-    history = json.load(f)
-  config = evaluation.load_config(workdir)
-  model = trainer.build_model(config, config.data.num_classes)
-  if 'input_shape' in s:
-    input_shape = tuple(s['input_shape'])
-  else:  # summaries written before it was recorded
-    input_shape = tuple(evaluation.subnet(workdir)[1]['input_shape'])
-  sizes = size.depth_table(model, input_shape)
+  sizes = size.depth_table(model, s['input_shape'])
   early_exit_rows = s.get('early_exit')
   plots = _plots(workdir, s, history, sizes, early_exit_rows)
   lines = [
@@ -239,10 +218,20 @@ def write_report(workdir: str) -> str:
               f'{r["exits_per_head"]} |' for r in early_exit_rows]
   lines += ['', '## Plots', ''] + [f'![{os.path.basename(p)}](plots/{os.path.basename(p)})'
                                   for p in plots]
-  with open(path + '.tmp', 'w') as f:
-    f.write('\n'.join(lines) + '\n')
-  os.replace(path + '.tmp', path)
+  workdir_lib.write_text(path, '\n'.join(lines) + '\n')
   return path
+
+
+def write_report_of(workdir: str) -> str:
+  """`write_report` of a finished workdir, from what it holds on disk."""
+  s = workdir_lib.load_summary(workdir)
+  config = workdir_lib.load_config(workdir)
+  if 'input_shape' not in s:  # summaries written before it was recorded
+    info = workdir_lib.read_json(os.path.join(workdir_lib.optimal_path(workdir),
+                                              workdir_lib.MODEL_INFO))
+    s = {**s, 'input_shape': info['input_shape']}
+  model = models.from_config(config, config.data.num_classes)
+  return write_report(workdir, s, workdir_lib.load_history(workdir), model)
 
 
 class MetricWriter:
@@ -267,7 +256,7 @@ class MetricWriter:
                       '(pip install tensorboard)')
       return
     self._event, self._summary = event_pb2.Event, summary_pb2.Summary
-    folder = os.path.join(workdir, 'tensorboard')
+    folder = workdir_lib.file(workdir, workdir_lib.TENSORBOARD)
     os.makedirs(folder, exist_ok=True)
     # TensorBoard reads every file whose name contains 'tfevents'; a resumed run adds one.
     name = f'events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}'
