@@ -15,7 +15,7 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from odn_jax import data, partition, trainer
+from odn_jax import data, models, partition
 from odn_jax.train import steps as steps_lib
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/fashion_mnist.py', 'Config file.')
@@ -38,7 +38,7 @@ def main(argv):
     next(batches)
   loader = _BATCHES.value / (time.perf_counter() - started)
 
-  model = trainer.build_model(config, ds.num_classes)
+  model = models.from_config(config, ds.num_classes)
   tx = steps_lib.make_optimizer(config.optim)
   steps = steps_lib.make_steps(model, tx)
   params, state = model.init(jax.random.key(0), ds.input_shape)

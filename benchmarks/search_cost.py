@@ -24,7 +24,7 @@ import os
 from absl import app, flags
 from ml_collections import config_flags
 
-from odn_jax import data, search, size, trainer
+from odn_jax import data, models, search, size, trainer
 
 PAPER = {
     'warmup.one_pass': False, 'grow.init': 'warmup', 'search.start': 'shallowest',
@@ -68,12 +68,7 @@ def levers(name) -> dict:
 
 def schedule(base, name):
   config = base.copy_and_resolve_references()
-  for key, value in levers(name).items():
-    *parents, leaf = key.split('.')
-    node = config
-    for parent in parents:
-      node = node[parent]
-    node[leaf] = value
+  config.update_from_flattened_dict(levers(name))
   return config
 
 
@@ -106,7 +101,7 @@ def main(argv):
   del argv
   base = _CONFIG.value
   ds = data.load(base)
-  model = trainer.build_model(base, ds.num_classes)
+  model = models.from_config(base, ds.num_classes)
   forward = [size.forward_flops(model, ds.input_shape, d) for d in range(1, model.max_depth + 1)]
   results = {}
   for name in _SCHEDULES.value:

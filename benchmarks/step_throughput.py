@@ -3,9 +3,9 @@ r"""Images/s of the train, warm-up and eval steps per depth; JAX, and PyTorch si
   python benchmarks/step_throughput.py --arch=resnet18 --depths=1,2,4,8 --batch_size=128 \
       --framework=both --json
 
-Compile time (the first call) is reported apart from the steady state. The warm-up is
-timed two ways: one pass with every head reading its block (odn_jax), and the reference's
-one forward/backward per depth, summed. PyTorch runs in the Python given by
+Compile time (the first call) is reported apart from the steady state. The warm-up step
+is timed two ways, as `config.warmup.one_pass` runs it: one pass with every head reading
+its block (odn_jax), and the reference's one forward/backward per depth, summed. PyTorch runs in the Python given by
 --torch_python (its CPU build may exist for another Python than JAX's).
 """
 
@@ -20,11 +20,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from absl import app, flags
 
 from odn_jax import compilation, defaults, partition
-from odn_jax.models import ResNet
+from odn_jax import models
 from odn_jax.train import steps as steps_lib
 
 _ARCH = flags.DEFINE_string('arch', 'resnet18', 'Architecture.')
@@ -65,7 +64,7 @@ def timed(fn, args, steps):
 def jax_rows():
   compilation.enable_cache(_CACHE.value)
   shape = tuple(int(v) for v in _INPUT.value)
-  model = ResNet(_ARCH.value, 10, _WIDTH.value, jnp.dtype(_DTYPE.value))
+  model = models.build(_ARCH.value, 10, _WIDTH.value, _DTYPE.value)
   tx = steps_lib.make_optimizer(defaults.base_config().optim)
   steps = steps_lib.make_steps(model, tx)
   params, state = model.init(jax.random.key(0), shape)
@@ -100,28 +99,19 @@ def jax_rows():
   make_full = lambda: steps_lib.create_train_state(
       tx, partition.prefix(params, model.max_depth, 'all'),
       partition.prefix(state, model.max_depth, 'all'))
-  holder = {'ts': make_full()}
 
-  def warmup_one_pass():
-    holder['ts'], _ = steps.warmup(holder['ts'], steps_lib.zero_metrics(model.max_depth),
-                                   batch, 0.01)
-    return holder['ts'].params
+  def warmup(one_pass):
+    holder = {'ts': make_full()}
 
-  @jax.jit
-  def warmup_per_depth(params, state, opt_state):
-    # The reference: a separate forward/backward for every depth, gradients summed.
-    def loss(p):
-      return sum(steps_lib.cross_entropy(model.apply(p, state, batch['image'], d, True)[0],
-                                         batch['label'])
-                 for d in range(1, model.max_depth + 1))
-    grads = jax.grad(loss)(params)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
+    def step():
+      holder['ts'], _ = steps.warmup(holder['ts'], steps_lib.zero_metrics(model.max_depth),
+                                     batch, 0.01, one_pass=one_pass)
+      return holder['ts'].params
 
-  one_compile, one_ips = timed(warmup_one_pass, (), max(2, _STEPS.value // 3))
-  full = make_full()
-  per_args = (full.params, full.state, full.opt_state)
-  per_compile, per_ips = timed(warmup_per_depth, per_args, max(2, _STEPS.value // 3))
+    return timed(step, (), max(2, _STEPS.value // 3))
+
+  one_compile, one_ips = warmup(one_pass=True)
+  per_compile, per_ips = warmup(one_pass=False)
   return {**result,
           'warmup_one_pass_images_per_s': round(one_ips, 1),
           'warmup_one_pass_compile_s': round(one_compile, 2),

@@ -7,9 +7,9 @@ import json
 
 from absl import app, flags
 
-from odn_jax import size
+from odn_jax import models, size
+from odn_jax.errors import FlagError
 from odn_jax.launch_utils import run_main
-from odn_jax.models import ResNet
 
 _ARCH = flags.DEFINE_string('arch', 'resnet18', 'resnet18 | resnet34 | resnet50 | resnet101 | resnet152')
 _INPUT_SHAPE = flags.DEFINE_list('input_shape', ['28', '28', '1'], 'H,W,C of one image.')
@@ -25,7 +25,7 @@ def parse_shape(values) -> tuple[int, int, int]:
   except ValueError:
     shape = ()
   if len(shape) != 3 or min(shape) < 1:
-    raise ValueError(f'--input_shape must be three positive integers H,W,C, got {",".join(values)}')
+    raise FlagError(f'--input_shape must be three positive integers H,W,C, got {",".join(values)}')
   return shape
 
 
@@ -40,7 +40,7 @@ def format_table(rows) -> str:
 
 def main(argv):
   del argv
-  model = ResNet(_ARCH.value, _NUM_CLASSES.value, _WIDTH.value)
+  model = models.build(_ARCH.value, _NUM_CLASSES.value, _WIDTH.value)
   rows = size.depth_table(model, parse_shape(_INPUT_SHAPE.value), flops=not _NO_FLOPS.value)
   print(json.dumps(rows, indent=1) if _JSON.value else format_table(rows))
 

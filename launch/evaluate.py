@@ -15,6 +15,7 @@ import json
 from absl import flags
 
 from odn_jax import early_exit, evaluation, size
+from odn_jax.errors import FlagError, NotFoundError
 from odn_jax.launch_utils import run_main
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a launch/train.py run.')
@@ -35,20 +36,19 @@ def thresholds() -> list[float]:
   except ValueError:
     values = [-1.0]
   if not values or not all(0.0 <= t <= 1.0 for t in values):
-    raise ValueError(f'--thresholds must be numbers in 0..1, got {",".join(_THRESHOLDS.value)}')
+    raise FlagError(f'--thresholds must be numbers in 0..1, got {",".join(_THRESHOLDS.value)}')
   return values
 
 
 def early_exit_main(run, split: str):
   if _WEIGHTS.value not in ('optimal', 'full'):
-    raise ValueError('--early_exit runs through the heads of --weights=optimal (default) or full')
+    raise FlagError('--early_exit runs through the heads of --weights=optimal (default) or full')
   variables, depth = evaluation.load_weights(run.workdir, _WEIGHTS.value)
   model = run.model
-  probs, labels = early_exit.head_probabilities(model, variables, run.ds.eval_batches(split),
-                                                depth)
+  outputs = evaluation.head_outputs(model, variables, run.ds.eval_batches(split), depth)
   flops = [size.forward_flops(model, run.ds.input_shape, d) for d in range(1, depth + 1)]
-  rows = early_exit.sweep(probs, labels, flops, thresholds())
-  heads = early_exit.per_head(probs, labels, flops)
+  rows = early_exit.sweep(outputs, flops, thresholds())
+  heads = early_exit.per_head(outputs, flops)
   if _JSON.value:
     print(json.dumps({'split': split, 'weights': _WEIGHTS.value, 'sweep': rows,
                       'per_head': heads}, indent=1))
@@ -67,7 +67,7 @@ def main(argv):
   split = _SPLIT.value
   run = evaluation.load_run(_WORKDIR.value)
   if split not in run.ds.num_examples:
-    raise ValueError(f'unknown split {split!r}; choose one of {sorted(run.ds.num_examples)}')
+    raise FlagError(f'unknown split {split!r}; choose one of {sorted(run.ds.num_examples)}')
   if _EARLY_EXIT.value:
     early_exit_main(run, split)
     return
@@ -79,10 +79,10 @@ def main(argv):
     rows = evaluation.evaluate_run(run, split, full=False, tags=True,
                                    subnet_too=False)['depth_tags']
     if not rows:
-      raise FileNotFoundError(f'no converged depth under {run.workdir}/checkpoints yet')
+      raise NotFoundError(f'no converged depth under {run.workdir}/checkpoints yet')
   else:
     rows = [{'depth': d, 'accuracy': a} for d, a in
-            zip(*evaluation.head_accuracies_of(run, split, _WEIGHTS.value))]
+            zip(*evaluation.head_accuracies(run, split, _WEIGHTS.value))]
   if _JSON.value:
     print(json.dumps({'split': split, 'weights': _WEIGHTS.value, 'heads': rows}, indent=1))
     return

@@ -4,13 +4,17 @@ r"""Serialises a run's extracted subnet with jax.export (StableHLO, symbolic bat
       [--platforms=cpu,cuda,tpu]
 
 The file holds the forward pass to the optimal depth's head, its weights and the input
-normalisation; run it with launch/predict.py, or anywhere with jax:
+normalisation, computed in the run's dtype (bfloat16 with --config.half_precision); run it
+with launch/predict.py, or anywhere with jax:
   jax.export.deserialize(bytearray(open(FILE, 'rb').read())).call(images_0_to_255_float32)
 """
 
+import os
+
 from absl import flags
 
-from odn_jax import evaluation, export
+from odn_jax import artifact, evaluation, export
+from odn_jax.errors import NotFoundError
 from odn_jax.launch_utils import run_main
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a finished launch/train.py run.')
@@ -22,10 +26,12 @@ flags.mark_flags_as_required(['workdir', 'output'])
 
 def main(argv):
   del argv
-  config = evaluation.load_config(_WORKDIR.value)
+  folder = os.path.dirname(os.path.abspath(_OUTPUT.value))
+  if not os.path.isdir(folder):
+    raise NotFoundError(f'--output={_OUTPUT.value}: folder {folder} does not exist')
   variables, info = evaluation.subnet(_WORKDIR.value)
-  exported = export.export_subnet(config, variables, info, platforms=_PLATFORMS.value)
-  size = export.save(exported, _OUTPUT.value)
+  exported = export.export_subnet(variables, info, platforms=_PLATFORMS.value)
+  size = artifact.save(exported, _OUTPUT.value)
   print(f'exported depth {info["depth"]} of {info["arch"]} ({info["dataset"]}) to '
         f'{_OUTPUT.value}: {size:,} bytes, for {", ".join(exported.platforms)}; input float32 '
         f'[batch, {", ".join(map(str, info["input_shape"]))}] pixels 0..255 -> logits of '

@@ -14,7 +14,7 @@ flags.mark_flag_as_required('workdir')
 
 def main(argv):
   del argv
-  print(f'wrote {report.write_report(_WORKDIR.value)}')
+  print(f'wrote {report.write_report_of(_WORKDIR.value)}')
 
 
 if __name__ == '__main__':

@@ -1,152 +1,135 @@
 """Every head of a run's networks in one pass over a split: the full tree, each converged
 depth, and the extracted subnet.
 
-  run = evaluation.load_run(workdir)           # config, dataset, where the weights are
-  out = evaluation.head_outputs(model, variables, ds.eval_batches('test'), depth)
+  run = evaluation.load_run(workdir)           # config, dataset, the subnet's description
+  out = evaluation.head_outputs(run.model, variables, run.ds.eval_batches('test'), depth)
   out.accuracy                                 # percent, one per head the weights hold
 
-`head_outputs` keeps, for every example, whether each head is right and how sure it is
-(its largest softmax probability), which is all `odn_jax.early_exit` needs.
+`head_outputs` keeps, for every example, what each head predicts and how sure it is (its
+largest softmax probability), which is all `odn_jax.early_exit` needs. It runs
+`models.predict_heads`, the program validation runs during training.
 """
 
 import dataclasses
-import functools
-import json
 import os
 from typing import Iterable
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from odn_jax import checkpoint
-from odn_jax.models import ResNet, block_key, head_key
-
-CONFIG = 'config.json'
+from odn_jax import checkpoint, data, models, workdir as workdir_lib
+from odn_jax.errors import FlagError, NotFoundError
+from odn_jax.models import ResNet, block_key
 
 
 @dataclasses.dataclass
 class HeadOutputs:
   """Per-example results of heads `heads` (1-based depths) over one split."""
   heads: list[int]
-  correct: np.ndarray  # bool [N, len(heads)]
-  confidence: np.ndarray  # float32 [N, len(heads)]: max softmax probability
   prediction: np.ndarray  # int32 [N, len(heads)]
+  confidence: np.ndarray  # float32 [N, len(heads)]: largest softmax probability
   labels: np.ndarray  # int32 [N]
 
   @property
+  def correct(self) -> np.ndarray:
+    return self.prediction == self.labels[:, None]
+
+  @property
   def accuracy(self) -> list[float]:
-    """Percent correct of each head, computed as the trainer's evaluation computes it."""
+    """Percent correct of each head, computed as the trainer's validation computes it."""
     count = max(len(self.labels), 1)
     return [100.0 * float(c) / count for c in self.correct.sum(axis=0, dtype=np.float64)]
-
-
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config a run was started with (its workdir's config.json)."""
-  path = os.path.join(workdir, CONFIG)
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f'{path} does not exist; pass the --workdir of a training run')
-  with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
-
-
-def build_model(info: dict) -> ResNet:
-  """The network a saved model.json describes (float32 inference)."""
-  return ResNet(info['arch'], info['num_classes'], info['width'])
-
-
-def heads_held(params: dict, depth: int) -> list[int]:
-  return [d for d in range(1, depth + 1) if head_key(d) in params]
-
-
-@functools.lru_cache(maxsize=None)
-def _forward(model: ResNet, depth: int, heads: tuple[int, ...]):
-  """jit: (params, state, images) -> (prediction, confidence) [H, B] of `heads`."""
-
-  @jax.jit
-  def forward(params, state, images):
-    outputs, _ = model.features(params, state, images, depth, train=False)
-    logits = [model.head(params, d, outputs[d - 1]) for d in heads]
-    prediction = jnp.stack([l.argmax(-1) for l in logits])
-    confidence = jnp.stack([jax.nn.softmax(l).max(-1) for l in logits])
-    return prediction, confidence
-
-  return forward
 
 
 def head_outputs(model: ResNet, variables: dict, batches: Iterable[dict],
                  depth: int) -> HeadOutputs:
   """Runs every head up to `depth` that `variables` hold, in one pass over `batches`
   (padded batches with a 'mask', as `Dataset.eval_batches` yields them)."""
-  params, state = variables['params'], variables['state']
-  heads = heads_held(params, depth)
+  heads = models.heads_held(variables['params'], depth)
   if not heads:
     raise ValueError(f'the weights hold no head up to depth {depth}')
-  forward = _forward(model, depth, tuple(heads))
+  # On the device once, not with every batch; uncommitted, so sharded batches may use them.
+  params, state = jax.device_put((variables['params'], variables['state']))
   predictions, confidences, labels = [], [], []
   for batch in batches:
-    prediction, confidence = forward(params, state, batch['image'])
+    out = models.predict_heads(params, state, batch['image'], model=model, depth=depth)
     keep = np.asarray(batch['mask']) > 0
-    predictions.append(np.asarray(prediction).T[keep])
-    confidences.append(np.asarray(confidence).T[keep])
+    predictions.append(np.asarray(out['prediction']).T[keep])
+    confidences.append(np.asarray(out['confidence']).T[keep])
     labels.append(np.asarray(batch['label'])[keep])
   if not labels:
     raise ValueError('evaluation split is empty')
-  prediction, labels = np.concatenate(predictions), np.concatenate(labels)
-  return HeadOutputs(heads, prediction == labels[:, None], np.concatenate(confidences),
-                     prediction.astype(np.int32), labels.astype(np.int32))
+  return HeadOutputs(heads, np.concatenate(predictions), np.concatenate(confidences),
+                     np.concatenate(labels).astype(np.int32))
 
 
 # --------------------------------------------------------------------------- a run's weights
-
-def depth_tags(workdir: str) -> dict[int, str]:
-  """{depth: path} of the best weights saved when each depth converged."""
-  root = os.path.join(workdir, 'checkpoints')
-  tags = {}
-  if os.path.isdir(root):
-    for name in os.listdir(root):
-      if name.startswith('depth_') and name[6:].isdigit():
-        tags[int(name[6:])] = checkpoint.depth_path(workdir, int(name[6:]))
-  return dict(sorted(tags.items()))
-
 
 @dataclasses.dataclass
 class Run:
   """What evaluating a workdir needs: its config, data, and the subnet's description."""
   workdir: str
   config: ml_collections.ConfigDict
-  ds: object
+  ds: data.Dataset
   info: dict | None  # optimal/model.json, None before the run has finished
 
   @property
   def model(self) -> ResNet:
+    """The network the run trained and measured, in the dtype it computed in."""
     if self.info is not None:
-      return build_model(self.info)
-    return ResNet(self.config.model.arch, self.ds.num_classes, self.config.model.width)
+      return models.from_info(self.info)
+    return models.from_config(self.config, self.ds.num_classes)
 
 
-def load_run(workdir: str, ds=None) -> Run:
+def load_run(workdir: str, ds: data.Dataset | None = None) -> Run:
   """A finished or unfinished run; `ds` (a loaded dataset) saves reading the data again."""
-  from odn_jax import data  # pylint: disable=g-import-not-at-top
-  config = load_config(workdir)
+  config = workdir_lib.load_config(workdir)
   if ds is None:
     ds = data.load(config)
+  info_file = os.path.join(workdir_lib.optimal_path(workdir), workdir_lib.MODEL_INFO)
   info = None
-  info_file = os.path.join(checkpoint.optimal_path(workdir), 'model.json')
   if os.path.isfile(info_file):
-    with open(info_file) as f:
-      info = json.load(f)
+    info = _with_dtype(workdir_lib.read_json(info_file), workdir)
   return Run(workdir, config, ds, info)
+
+
+def _with_dtype(info: dict, workdir: str) -> dict:
+  if 'dtype' not in info:  # a model.json written before it recorded the compute dtype
+    info = {**info, 'dtype': models.compute_dtype(workdir_lib.load_config(workdir))}
+  return info
 
 
 def subnet(workdir: str) -> tuple[dict, dict]:
   """(variables, model_info) of the extracted optimal subnet."""
-  path = checkpoint.optimal_path(workdir)
+  path = workdir_lib.optimal_path(workdir)
   if not os.path.isdir(path):
-    raise FileNotFoundError(f'{path} does not exist: the run in {workdir} has not finished '
-                            '(rerun launch/train.py with the same flags to complete it)')
-  return checkpoint.load_variables(path)
+    raise NotFoundError(f'{path} does not exist: the run in {workdir} has not finished '
+                        '(rerun launch/train.py with the same flags to complete it)')
+  variables, info = checkpoint.load_variables(path)
+  return variables, _with_dtype(info, workdir)
+
+
+def load_weights(workdir: str, weights: str = 'optimal') -> tuple[dict, int]:
+  """(variables, depth): the extracted subnet ('optimal'), or the full tree of the latest
+  checkpoint ('full', every block and head)."""
+  if weights == 'optimal':
+    variables, info = subnet(workdir)
+    return variables, info['depth']
+  if weights == 'full':
+    variables = jax.tree.map(np.asarray, checkpoint.restore_full_variables(workdir))
+    depth = 0
+    while block_key(depth + 1) in variables['params']:
+      depth += 1
+    return variables, depth
+  raise FlagError(f"weights must be 'optimal' or 'full', got {weights!r}")
+
+
+def head_accuracies(run: Run, split: str, weights: str) -> tuple[list[int], list[float]]:
+  """(heads, accuracy of each, percent) of `weights` of `run`, in one pass over `split`."""
+  variables, depth = load_weights(run.workdir, weights)
+  out = head_outputs(run.model, variables, run.ds.eval_batches(split), depth)
+  return out.heads, out.accuracy
 
 
 def evaluate_run(run: Run, split: str = 'test', full: bool = True, tags: bool = True,
@@ -159,14 +142,14 @@ def evaluate_run(run: Run, split: str = 'test', full: bool = True, tags: bool = 
   if full:
     try:
       variables, depth = load_weights(run.workdir, 'full')
-    except FileNotFoundError:
+    except NotFoundError:
       pass
     else:
       out = head_outputs(model, variables, ds.eval_batches(split), depth)
       result['full'] = {'heads': out.heads, 'accuracy_per_head': out.accuracy}
   if tags:
     rows = []
-    for depth, path in depth_tags(run.workdir).items():
+    for depth, path in workdir_lib.depth_tags(run.workdir).items():
       variables, _ = checkpoint.load_variables(path)
       out = head_outputs(model, variables, ds.eval_batches(split), depth)
       rows.append({'depth': depth, 'accuracy': out.accuracy[-1]})
@@ -200,31 +183,3 @@ def format_result(result: dict) -> str:
   else:
     lines.append('no extracted subnet yet (the run has not finished)')
   return '\n'.join(lines)
-
-
-def load_weights(workdir: str, weights: str = 'optimal') -> tuple[dict, int]:
-  """(variables, depth): the extracted subnet ('optimal'), or the full tree of the latest
-  checkpoint ('full', every block and head)."""
-  if weights == 'optimal':
-    variables, info = subnet(workdir)
-    return variables, info['depth']
-  if weights == 'full':
-    variables = jax.tree.map(np.asarray, checkpoint.restore_full_variables(workdir))
-    depth = 0
-    while block_key(depth + 1) in variables['params']:
-      depth += 1
-    return variables, depth
-  raise ValueError(f"weights must be 'optimal' or 'full', got {weights!r}")
-
-
-def head_accuracies_of(run: Run, split: str, weights: str) -> tuple[list[int], list[float]]:
-  """(heads, accuracy of each, percent) of `weights` of `run`, in one pass over `split`."""
-  variables, depth = load_weights(run.workdir, weights)
-  out = head_outputs(run.model, variables, run.ds.eval_batches(split), depth)
-  return out.heads, out.accuracy
-
-
-def head_accuracies(workdir: str, split: str = 'test', weights: str = 'optimal',
-                    ds=None) -> list[float]:
-  """Accuracy (percent) of every head `weights` hold, in one pass over `split`."""
-  return head_accuracies_of(load_run(workdir, ds), split, weights)[1]

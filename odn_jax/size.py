@@ -30,7 +30,17 @@ def abstract_variables(model: ResNet, input_shape: Sequence[int]):
 
 
 def forward_flops(model: ResNet, input_shape: Sequence[int], depth: int) -> float:
-  """FLOPs of one example's inference forward pass at `depth`, from XLA's cost analysis."""
+  """FLOPs of one example's inference forward pass at `depth`, from XLA's cost analysis.
+
+  Each (network, input shape, depth) is compiled once per process. The lowered program's
+  cost analysis needs no compile but counts up to 3 % fewer FLOPs than the compiled one
+  (ResNet-50 of width 16 at depth 16 on 32x32x3: 156.9 against 161.1 MFLOPs).
+  """
+  return _forward_flops(model, tuple(int(n) for n in input_shape), int(depth))
+
+
+@functools.lru_cache(maxsize=None)
+def _forward_flops(model: ResNet, input_shape: tuple[int, ...], depth: int) -> float:
   params, state = abstract_variables(model, input_shape)
   params, state = partition.prefix(params, depth), partition.prefix(state, depth)
   x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)

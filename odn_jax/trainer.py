@@ -10,9 +10,7 @@ epochs and moves weights between them.
 import contextlib
 import functools
 import itertools
-import json
 import math
-import os
 import signal
 import threading
 import time
@@ -23,26 +21,16 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from odn_jax import (checkpoint, compilation, data, early_exit, growth, parallel, partition,
-                     report, search, size)
-from odn_jax.models import ResNet
+from odn_jax import (checkpoint, compilation, data, early_exit, evaluation, growth, models,
+                     parallel, partition, report, search, size, workdir as workdir_lib)
+from odn_jax.errors import ConfigError
 from odn_jax.train import epoch as epoch_lib
 from odn_jax.train import steps as steps_lib
 from odn_jax.train.steps import TrainState
 
-SUMMARY = 'summary.json'
-CONFIG = 'config.json'
-
-
-def build_model(config, num_classes: int) -> ResNet:
-  dtype = 'bfloat16' if config.half_precision else 'float32'
-  return ResNet(config.model.arch, num_classes, config.model.width, jnp.dtype(dtype))
-
-
-def model_info(config, ds) -> dict:
+def model_info(config, model, ds) -> dict:
   """What a reader of the extracted subnet needs to rebuild and feed it."""
-  return {'arch': config.model.arch, 'width': config.model.width,
-          'num_classes': ds.num_classes, 'input_shape': list(ds.input_shape),
+  return {**models.spec(model), 'input_shape': list(ds.input_shape),
           'mean': list(config.data.mean), 'std': list(config.data.std),
           'dataset': ds.name}
 
@@ -151,37 +139,11 @@ def check_config(config):
   search.check_config(config)
   growth.check_init(config.grow.init)
   if config.precise_bn_batches < 0:
-    raise ValueError('config.precise_bn_batches must be >= 0 (0: running averages), got '
-                     f'{config.precise_bn_batches}')
+    raise ConfigError('config.precise_bn_batches must be >= 0 (0: running averages), got '
+                      f'{config.precise_bn_batches}')
   if config.batch_size < 1 or config.eval_batch_size < 1:
-    raise ValueError('config.batch_size and config.eval_batch_size must be >= 1, got '
-                     f'{config.batch_size} and {config.eval_batch_size}')
-
-
-def prepare_workdir(config, workdir: str) -> dict | None:
-  """Creates `workdir` or checks it holds this config's run; returns a finished summary."""
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise NotADirectoryError(f'workdir {workdir} is a file; pass a directory')
-  os.makedirs(workdir, exist_ok=True)
-  if not os.access(workdir, os.W_OK):
-    raise PermissionError(f'workdir {workdir} is not writable; pass a directory you can write')
-  config_file = os.path.join(workdir, CONFIG)
-  if os.path.exists(config_file):
-    with open(config_file) as f:
-      saved = json.load(f)
-    current = json.loads(config.to_json())
-    if saved != current:
-      differ = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
-      raise ValueError(f'workdir {workdir} holds a run of another config (differs in '
-                       f'{", ".join(differ)}); use a new --workdir or --fresh to start over')
-  else:
-    with open(config_file, 'w') as f:
-      f.write(config.to_json(indent=1))
-  summary_file = os.path.join(workdir, SUMMARY)
-  if os.path.exists(summary_file):
-    with open(summary_file) as f:
-      return json.load(f)
-  return None
+    raise ConfigError('config.batch_size and config.eval_batch_size must be >= 1, got '
+                      f'{config.batch_size} and {config.eval_batch_size}')
 
 
 class Preempted(Exception):
@@ -216,7 +178,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   """
   check_config(config)
   parallel.check_batch_sizes(config)
-  finished = prepare_workdir(config, workdir)
+  finished = workdir_lib.prepare(config, workdir)
   if finished is not None:
     return finished
   say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
@@ -224,7 +186,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   ds = data.load(config)
   mesh = parallel.make_mesh()
-  model = build_model(config, ds.num_classes)
+  model = models.from_config(config, ds.num_classes)
   tx = steps_lib.make_optimizer(config.optim)
   steps = steps_lib.make_steps(model, tx)
   params, state = model.init(jax.random.key(config.seed), ds.input_shape)
@@ -326,17 +288,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   writer.close()
 
   depth = run.plan.depth
-  checkpoint.save_optimal(workdir, run.variables, depth, model_info(config, ds))
+  checkpoint.save_optimal(workdir, run.variables, depth, model_info(config, model, ds))
   # The test split is seen once, by the extracted subnet as saved, with every early exit.
   subnet, _ = checkpoint.load_variables(checkpoint.optimal_path(workdir))
-  probs, labels = early_exit.head_probabilities(
+  outputs = evaluation.head_outputs(
       model, subnet, (parallel.shard_batch(b, mesh) for b in ds.eval_batches('test')), depth)
   flops = [size.forward_flops(model, ds.input_shape, d) for d in range(1, depth + 1)]
-  exits = early_exit.sweep(probs, labels, flops)
+  exits = early_exit.sweep(outputs, flops)
   summary = report.summary(config, model, ds, run.history, run.plan,
                            test_accuracy=exits[-1]['accuracy'],  # threshold 1: the last head
                            wall_clock_s=time.time() - started)
   summary['early_exit'] = exits
   report.write_summary(workdir, summary)
-  report.write_report(workdir)
+  report.write_report(workdir, summary, run.history, model)
   return summary

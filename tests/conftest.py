@@ -1,4 +1,4 @@
-"""Fixtures shared across test files."""
+"""Fixtures shared across test files, and the `slow` mark of the end-to-end tests."""
 
 import pytest
 
@@ -10,6 +10,18 @@ def quickstart_config():
   return quickstart.get_config()
 
 
+def smoke_config():
+  """The quickstart's method at its smallest: one epoch per phase, depths 1 and 2."""
+  config = quickstart_config()
+  config.model.width = 4
+  config.model.max_depth = 2
+  config.data.train_subset = 256
+  config.precise_bn_batches = 2
+  config.warmup.epochs = 1
+  config.search.max_epochs_per_depth = 1
+  return config
+
+
 @pytest.fixture(scope='session')
 def quickstart_run(tmp_path_factory):
   """One real quickstart search per test session: (config, workdir, summary)."""
@@ -17,3 +29,10 @@ def quickstart_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('quickstart'))
   summary = trainer.train_and_evaluate(config, workdir, quiet=True)
   return config, workdir, summary
+
+
+def pytest_collection_modifyitems(items):
+  # Whatever reads the quickstart run waits for a whole search: `-m "not slow"` skips it.
+  for item in items:
+    if 'quickstart_run' in getattr(item, 'fixturenames', ()):
+      item.add_marker(pytest.mark.slow)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from odn_jax import early_exit, evaluation, search, size
@@ -51,10 +52,10 @@ def test_early_exit_on_the_run(quickstart_run, evaluated):
   config, workdir, summary = quickstart_run
   run = evaluation.load_run(workdir)
   variables, depth = evaluation.load_weights(workdir, 'optimal')
-  probs, labels = early_exit.head_probabilities(run.model, variables,
-                                                run.ds.eval_batches('test'), depth)
+  outputs = evaluation.head_outputs(run.model, variables, run.ds.eval_batches('test'), depth)
+  labels = outputs.labels
   flops = [size.forward_flops(run.model, run.ds.input_shape, d) for d in range(1, depth + 1)]
-  rows = early_exit.sweep(probs, labels, flops)
+  rows = early_exit.sweep(outputs, flops)
   heads = evaluated['test']['subnet']['accuracy_per_head']
   never, first = rows[-1], rows[0]
   assert (never['threshold'], first['threshold']) == (1.0, 0.0)
@@ -65,14 +66,30 @@ def test_early_exit_on_the_run(quickstart_run, evaluated):
   assert first['accuracy'] == pytest.approx(heads[0], abs=1e-9)
   mean_flops = [r['mean_flops'] for r in rows]
   assert mean_flops == sorted(mean_flops)
-  assert [h['accuracy'] for h in early_exit.per_head(probs, labels, flops)] == pytest.approx(
+  assert [h['accuracy'] for h in early_exit.per_head(outputs, flops)] == pytest.approx(
       heads, abs=1e-9)
   assert summary['early_exit'][-1]['accuracy'] == never['accuracy']
 
 
 def test_early_exit_needs_every_head():
+  one_head = evaluation.HeadOutputs([2], np.zeros((1, 1), np.int32), np.ones((1, 1)),
+                                    np.zeros(1, np.int32))
   with pytest.raises(ValueError, match='every head'):
-    early_exit.sweep([[[1.0, 0.0]]], [0], [1.0, 2.0])
+    early_exit.sweep(one_head, [1.0, 2.0])
+
+
+def test_early_exit_leaves_at_the_first_confident_head():
+  # Three examples of class 1, two heads; only the first is confident at head 1.
+  outputs = evaluation.HeadOutputs([1, 2], np.array([[1, 0], [1, 0], [0, 1]], np.int32),
+                                   np.array([[0.9, 0.6], [0.4, 0.8], [0.5, 0.99]]),
+                                   np.array([1, 1, 1], np.int32))
+  row = early_exit.evaluate(outputs, 0.7, [10.0, 30.0])
+  assert row['exits_per_head'] == [1, 2]
+  # The first answers at head 1 (right), the others at head 2 (wrong, right).
+  assert row['accuracy'] == pytest.approx(200 / 3)
+  assert row['mean_flops'] == pytest.approx(70 / 3)
+  assert early_exit.evaluate(outputs, 0.0, [10.0, 30.0])['accuracy'] == pytest.approx(200 / 3)
+  assert early_exit.evaluate(outputs, 1.0, [10.0, 30.0])['accuracy'] == pytest.approx(100 / 3)
 
 
 def evaluate_cli(*args):

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from odn_jax import data, evaluation, export, trainer
+from odn_jax import artifact, data, evaluation, export, models
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,28 +30,28 @@ def exported_file(quickstart_run, tmp_path_factory):
 
 def test_exported_logits_equal_the_subnet_on_unseen_batch_sizes(quickstart_run, exported_file):
   config, workdir, _ = quickstart_run
-  exported = export.load(exported_file)
+  exported = artifact.load(exported_file)
   assert set(exported.platforms) == {'cpu', 'cuda', 'tpu'}
-  assert exported.in_avals[0].shape[1:] == (8, 8, 1)
+  assert artifact.input_shape(exported) == (8, 8, 1)
   variables, info = evaluation.subnet(workdir)
-  model = trainer.build_model(config, info['num_classes'])
+  model = models.from_info(info)
   images = data.load(config).splits['test'][0]
   for n in (1, 37):  # training and evaluation never used these batch sizes
     expected, _ = model.apply(variables['params'], variables['state'],
                               data.pipeline.normalize(images[:n], info['mean'], info['std']),
                               info['depth'])
-    logits = export.predict(exported, images[:n])
+    logits = artifact.predict(exported, images[:n])
     assert logits.shape == (n, info['num_classes'])
     np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
     # uint8 and float pixels give the same answer
-    np.testing.assert_array_equal(logits, export.predict(exported, images[:n].astype(np.float32)))
+    np.testing.assert_array_equal(logits, artifact.predict(exported, images[:n].astype(np.float32)))
 
 
 def test_unknown_platform_is_refused(quickstart_run):
-  config, workdir, _ = quickstart_run
+  _, workdir, _ = quickstart_run
   variables, info = evaluation.subnet(workdir)
   with pytest.raises(ValueError, match='unknown platforms'):
-    export.export_subnet(config, variables, info, platforms=('cpu', 'gpu'))
+    export.export_subnet(variables, info, platforms=('cpu', 'gpu'))
 
 
 PREDICT_WITHOUT_MODEL_CODE = r'''
@@ -85,7 +85,7 @@ def test_predict_reads_the_file_alone_and_matches_the_run(quickstart_run, export
   assert json.loads(out.stdout)['accuracy'] == pytest.approx(summary['test_accuracy'], abs=1e-9)
 
   images, labels = data.load(config).splits['test']
-  expected = export.predict(export.load(exported_file), images[:5]).argmax(-1)
+  expected = artifact.predict(artifact.load(exported_file), images[:5]).argmax(-1)
   np.savez(tmp_path / 'five.npz', images=images[:5, ..., 0], labels=labels[:5])
   out = predict(f'--model={exported_file}', f'--input={tmp_path / "five.npz"}', '--json')
   assert out.returncode == 0, out.stderr[-2000:]

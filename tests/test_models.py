@@ -1,6 +1,7 @@
 """Depth-partitioned ResNets: shapes, locality of depth, reference parameter counts."""
 
 import functools
+import json
 
 import chex
 import jax
@@ -8,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from odn_jax import partition, size
+from odn_jax import compilation, defaults, models, partition, size
+from odn_jax.errors import ConfigError
 from odn_jax.models import ARCHS, ResNet, block_key, head_key
 
 # One small network shared by the tests below, so its programs compile once.
@@ -138,7 +140,29 @@ def test_carry_over_keeps_matching_leaves_only():
 
 
 def test_bad_architecture_and_depth_are_refused():
-  with pytest.raises(ValueError, match='unknown architecture'):
+  with pytest.raises(ConfigError, match='unknown architecture'):
     ResNet('resnet19', 10)
   with pytest.raises(ValueError, match='depth must be in 1..8'):
     MODEL.check_depth(9)
+
+
+def test_one_builder_and_model_json_round_trip():
+  config = defaults.base_config()
+  config.model.width = 8
+  config.half_precision = True
+  model = models.from_config(config, 26)
+  assert model == models.build('resnet18', 26, 8, jnp.bfloat16)
+  assert model.dtype == jnp.dtype('bfloat16')
+  info = json.loads(json.dumps(models.spec(model)))  # as optimal/model.json holds it
+  assert models.from_info(info) == model
+  assert models.from_info({k: v for k, v in info.items() if k != 'dtype'}).dtype == jnp.float32
+  # Equal descriptions are one static argument of jax.jit, however the dtype is spelled.
+  assert hash(ResNet('resnet18', 10, 8, jnp.float32)) == hash(models.build('resnet18', 10, 8))
+
+
+def test_flops_are_compiled_once_per_depth():
+  model = models.build('resnet18', 10, 8)
+  first = size.forward_flops(model, (8, 8, 1), 3)
+  compiled = compilation.seconds()
+  assert size.forward_flops(models.build('resnet18', 10, 8), [8, 8, 1], 3) == first
+  assert compilation.seconds() == compiled

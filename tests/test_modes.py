@@ -1,9 +1,13 @@
 """The search modes end to end on the quickstart config."""
 
+import pytest
+
 from odn_jax import size, trainer
 from odn_jax.models import ResNet
 
 from conftest import quickstart_config
+
+pytestmark = pytest.mark.slow  # each runs a whole search
 
 
 def test_saturation_mode_needs_no_target(tmp_path):

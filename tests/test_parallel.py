@@ -6,6 +6,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -65,6 +67,7 @@ def test_batch_size_must_divide_over_devices():
   assert 'config.batch_size=6 does not divide evenly over 4 devices' in out.stdout, out.stderr
 
 
+@pytest.mark.slow
 def test_quickstart_search_on_four_devices(tmp_path):
   out = run_with_devices(f'''
       import sys

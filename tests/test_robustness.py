@@ -66,6 +66,7 @@ def test_interrupted_run_resumes_to_the_same_summary(quickstart_run, tmp_path, s
     assert resumed[key] == summary[key], key
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_with_the_last_checkpoint_intact(tmp_path):
   workdir = str(tmp_path / 'nan')
   out = train(workdir, '--config.warmup.learning_rate=1e30')
@@ -114,6 +115,7 @@ def test_finished_run_of_another_config_is_kept(quickstart_run):
   assert Path(workdir, 'summary.json').read_text() == before
 
 
+@pytest.mark.slow
 def test_corrupted_checkpoint_is_refused_not_restarted(tmp_path):
   workdir = tmp_path / 'run'
   assert interrupt_after(str(workdir), 2, signal.SIGKILL) == -9

@@ -5,10 +5,11 @@ import functools
 import chex
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
-from odn_jax import compilation, defaults, growth, partition
+from odn_jax import compilation, defaults, evaluation, growth, models, partition
 from odn_jax.models import ResNet, block_key, head_key
 from odn_jax.train import epoch as epoch_lib
 from odn_jax.train import steps as steps_lib
@@ -30,42 +31,77 @@ def setup():
 
 
 def test_warmup_gradient_equals_sum_of_per_depth_gradients(setup):
-  params, state, _, steps, batch = setup
-  one_pass = steps.warmup_grad(params, state, batch)
-  per_depth = [steps.grad(params, state, batch, depth=d) for d in range(1, MODEL.max_depth + 1)]
+  params, state, _, _, batch = setup
+  image, label = batch['image'], batch['label']
+
+  def one_pass(p):  # every head reading its block, as the warm-up step computes it
+    logits, _ = MODEL.apply_all_heads(p, state, image, MODEL.max_depth, train=True)
+    return sum(steps_lib.cross_entropy(l, label) for l in logits)
+
+  def at_depth(p, depth):  # one forward pass of its own per depth (the reference)
+    return steps_lib.cross_entropy(MODEL.apply(p, state, image, depth, train=True)[0], label)
+
+  per_depth = [jax.grad(at_depth)(params, d) for d in range(1, MODEL.max_depth + 1)]
   summed = jax.tree.map(lambda *g: sum(g), *per_depth)
-  chex.assert_trees_all_close(one_pass, summed, rtol=1e-4, atol=1e-6)
+  chex.assert_trees_all_close(jax.grad(one_pass)(params), summed, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize('depth', [1, 4])
 def test_train_step_leaves_deeper_blocks_bit_identical(setup, depth):
-  params, state, tx, steps, batch = setup
-  full = {'params': params, 'state': state}
-  ts = steps_lib.create_train_state(tx, partition.prefix(params, depth),
-                                    partition.prefix(state, depth))
-  assert set(ts.params) == set(partition.prefix_keys(depth))
-  before = jax.tree.map(np.array, full)
+  # The step is given the whole tree: whatever lies past `depth` (blocks, their BatchNorm
+  # statistics, the other heads) must come back unchanged. Without weight decay a piece
+  # the step never reads gets a zero update; reading it, or updating its statistics, shows.
+  params, state, _, _, batch = setup
+  tx = steps_lib.make_optimizer(ml_collections.ConfigDict({'momentum': 0.9, 'weight_decay': 0.0}))
+  steps = steps_lib.make_steps(MODEL, tx)
+  before = jax.tree.map(np.array, {'params': params, 'state': state})
+  ts = steps_lib.create_train_state(tx, params, state)
   for _ in range(2):
     ts, _ = steps.train(ts, steps_lib.zero_metrics(), batch, 0.1, depth=depth)
-  new_params = partition.merge(params, ts.params)
-  new_state = partition.merge(state, ts.state)
-  for key in set(params) - set(partition.prefix_keys(depth)):
-    chex.assert_trees_all_equal(new_params[key], before['params'][key])
+  trained = set(partition.prefix_keys(depth))
+  for key in set(params) - trained:
+    chex.assert_trees_all_equal(ts.params[key], before['params'][key])
     if key in state:
-      chex.assert_trees_all_equal(new_state[key], before['state'][key])
-  assert not np.allclose(new_params[block_key(depth)]['conv1']['kernel'],
-                         before['params'][block_key(depth)]['conv1']['kernel'])
+      chex.assert_trees_all_equal(ts.state[key], before['state'][key])
+  for key in trained:  # and every piece it trains has moved
+    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(ts.params[key]),
+                                                        jax.tree.leaves(before['params'][key])))
 
 
-def test_train_step_accumulates_metrics_and_uses_the_given_learning_rate(setup):
+def test_train_step_accumulates_metrics(setup):
   params, state, tx, steps, batch = setup
-  make = lambda: steps_lib.create_train_state(tx, partition.prefix(params, 1),
-                                              partition.prefix(state, 1))
-  frozen, metrics = steps.train(make(), steps_lib.zero_metrics(), batch, 0.0, depth=1)
-  chex.assert_trees_all_equal(frozen.params, partition.prefix(params, 1))
-  _, metrics = steps.train(frozen, metrics, batch, 0.0, depth=1)
+  ts = steps_lib.create_train_state(tx, partition.prefix(params, 1), partition.prefix(state, 1))
+  ts, metrics = steps.train(ts, steps_lib.zero_metrics(), batch, 0.0, depth=1)
+  _, metrics = steps.train(ts, metrics, batch, 0.0, depth=1)
+  # lr 0: both steps see the same weights, and training mode normalises with the batch's
+  # own statistics, so both score exactly what this forward pass scores.
+  logits, _ = MODEL.apply(params, state, batch['image'], 1, train=True)
+  hits = int((logits.argmax(-1) == batch['label']).sum())
   assert float(metrics['count']) == 12
-  assert 0 <= float(metrics['correct'][0]) <= 12 and float(metrics['loss']) > 0
+  assert float(metrics['correct'][0]) == 2 * hits
+  np.testing.assert_allclose(float(metrics['loss']),
+                             12 * float(steps_lib.cross_entropy(logits, batch['label'])),
+                             rtol=1e-5)
+
+
+def test_train_step_uses_the_given_learning_rate(setup):
+  params, state, tx, steps, batch = setup
+  start = lambda: steps_lib.create_train_state(tx, partition.prefix(params, 2),
+                                               partition.prefix(state, 2))
+  moved = {}
+  for lr in (0.0, 0.05, 0.1):
+    ts, _ = steps.train(start(), steps_lib.zero_metrics(), batch, lr, depth=2)
+    moved[lr] = jax.tree.map(lambda a, b: a - b, ts.params, partition.prefix(params, 2))
+  chex.assert_trees_all_equal(moved[0.0], jax.tree.map(jnp.zeros_like, moved[0.0]))
+  # From zero momentum the first update is -lr * (gradient + weight decay * weights).
+  loss = lambda p: steps_lib.cross_entropy(
+      MODEL.apply(p, state, batch['image'], 2, train=True)[0], batch['label'])
+  prefix = partition.prefix(params, 2)
+  decay = defaults.base_config().optim.weight_decay
+  expected = jax.tree.map(lambda g, p: -0.1 * (g + decay * p), jax.grad(loss)(prefix), prefix)
+  chex.assert_trees_all_close(moved[0.1], expected, rtol=1e-3, atol=1e-6)
+  chex.assert_trees_all_close(moved[0.1], jax.tree.map(lambda x: 2 * x, moved[0.05]),
+                              rtol=1e-3, atol=1e-7)
 
 
 def test_eval_step_counts_only_unmasked_examples(setup):
@@ -144,7 +180,11 @@ def test_training_epoch_never_waits_for_the_device(setup):
     ts, metrics, done = epoch_lib.train_epoch(step, ts, metrics, [batch] * 5, [0.1] * 5,
                                               total=5, quiet=True)
   assert done == 5
-  assert epoch_lib.summarize(metrics)['accuracy'][0] >= 0  # the epoch's one host read
+  summary = epoch_lib.summarize(metrics)  # the epoch's one host read
+  count, correct = float(metrics['count']), float(metrics['correct'][0])
+  assert count == 36  # six steps of six examples
+  assert summary['accuracy'] == [100.0 * correct / 36]
+  assert summary['loss'] == pytest.approx(float(metrics['loss']) / 36)
 
 
 def test_half_precision_computes_in_bfloat16_and_keeps_float32_parameters(setup):
@@ -160,3 +200,17 @@ def test_half_precision_computes_in_bfloat16_and_keeps_float32_parameters(setup)
   assert {x.dtype for x in jax.tree.leaves((ts.params, ts.state))} == {jnp.dtype(jnp.float32)}
   jaxpr = str(jax.make_jaxpr(lambda x: half.apply(params, state, x, 3))(batch['image']))
   assert 'bf16' in jaxpr and 'conv_general_dilated' in jaxpr
+
+
+def test_validation_and_evaluation_run_one_program(setup):
+  params, state, _, steps, batch = setup
+  masked = {**batch, 'mask': jnp.array([1, 1, 1, 1, 0, 0], jnp.float32)}
+  val = epoch_lib.evaluate(steps.eval, params, state, [masked, masked], 4)
+  programs = models.predict_heads._cache_size()
+  out = evaluation.head_outputs(MODEL, {'params': params, 'state': state}, [masked, masked], 4)
+  assert models.predict_heads._cache_size() == programs  # validation's program, reused
+  assert out.heads == [1, 2, 3, 4] and len(out.labels) == 8
+  np.testing.assert_array_equal(val, out.accuracy)
+  # A subnet holding only its last head runs that head alone.
+  subnet = {k: partition.extract(v, 3) for k, v in (('params', params), ('state', state))}
+  assert evaluation.head_outputs(MODEL, subnet, [masked], 3).heads == [3]

@@ -2,14 +2,20 @@
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
+import jax.numpy as jnp
 import pytest
 
-from odn_jax import checkpoint, data, search, trainer
+from odn_jax import checkpoint, data, evaluation, models, search, trainer, workdir as workdir_lib
 from odn_jax.train import epoch as epoch_lib
 from odn_jax.train import steps as steps_lib
 
-from conftest import quickstart_config
+from conftest import quickstart_config, smoke_config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SUMMARY_KEYS = {
     'dataset', 'arch', 'max_depth', 'optimal_depth', 'target_accuracy', 'tolerance',
@@ -53,7 +59,7 @@ def test_extracted_subnet_alone_reproduces_the_test_accuracy(quickstart_run):
   assert depth == summary['optimal_depth']
   assert f'block_{depth + 1:02d}' not in variables['params']
   ds = data.load(config)
-  model = trainer.build_model(config, info['num_classes'])
+  model = models.from_info(info)
   steps = steps_lib.make_steps(model, steps_lib.make_optimizer(config.optim))
   accuracy = epoch_lib.evaluate(steps.eval, variables['params'], variables['state'],
                                 ds.eval_batches('test'), depth)
@@ -69,6 +75,7 @@ def test_finished_workdir_is_reported_not_retrained(quickstart_run):
     trainer.train_and_evaluate(other, workdir, quiet=True)
 
 
+@pytest.mark.slow
 def test_resumed_run_equals_uninterrupted_run(quickstart_run, tmp_path):
   config, _, summary = quickstart_run
   workdir = str(tmp_path / 'run')
@@ -92,3 +99,33 @@ def test_bad_config_values_are_refused(tmp_path):
   config.grow.init = 'zeros'
   with pytest.raises(ValueError, match='grow.init'):
     trainer.train_and_evaluate(config, str(tmp_path / 'b'), quiet=True)
+
+
+def test_smoke_every_phase_in_seconds(tmp_path):
+  # The whole method at its smallest: warm-up, growth, fine-tuning, extraction, report.
+  summary = trainer.train_and_evaluate(smoke_config(), str(tmp_path), quiet=True)
+  assert SUMMARY_KEYS <= set(summary)
+  history = workdir_lib.load_history(str(tmp_path))
+  assert [(h['phase'], h['depth']) for h in history] == [
+      ('warmup', 2), ('grow', 1), ('grow', 2), ('finetune', 2)]
+  assert summary['optimal_depth'] == 2 and summary['epochs_total'] == 4
+  assert summary['early_exit'][-1]['accuracy'] == summary['test_accuracy']
+  for name in (workdir_lib.REPORT, workdir_lib.CONFIG, workdir_lib.SUMMARY):
+    assert os.path.isfile(workdir_lib.file(str(tmp_path), name)), name
+  assert sorted(workdir_lib.depth_tags(str(tmp_path))) == [1, 2]
+  assert not [p for p in Path(tmp_path).rglob('*.tmp')]  # every write published
+
+
+def test_half_precision_run_is_evaluated_as_it_was_measured(tmp_path):
+  config = smoke_config()
+  config.half_precision = True
+  workdir = str(tmp_path)
+  summary = trainer.train_and_evaluate(config, workdir, quiet=True)
+  assert evaluation.subnet(workdir)[1]['dtype'] == 'bfloat16'  # in optimal/model.json
+  assert evaluation.load_run(workdir).model.dtype == jnp.bfloat16
+  out = subprocess.run([sys.executable, str(ROOT / 'launch/evaluate.py'), f'--workdir={workdir}',
+                        '--json'], capture_output=True, text=True, check=False, cwd=ROOT,
+                       timeout=600)
+  assert out.returncode == 0, out.stderr[-2000:]
+  heads = json.loads(out.stdout)['heads']
+  assert heads[-1] == {'depth': 2, 'accuracy': pytest.approx(summary['test_accuracy'], abs=1e-9)}

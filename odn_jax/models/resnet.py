@@ -15,6 +15,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from odn_jax.errors import ConfigError
+
 # arch -> (block kind, blocks per stage)
 ARCHS = {
     'resnet18': ('basic', (2, 2, 2, 2)),
@@ -43,7 +45,7 @@ def num_blocks(arch: str) -> int:
 
 def _arch(arch: str):
   if arch not in ARCHS:
-    raise ValueError(f'unknown architecture {arch!r}; choose one of {sorted(ARCHS)}')
+    raise ConfigError(f'unknown architecture {arch!r}; choose one of {sorted(ARCHS)}')
   return ARCHS[arch]
 
 
@@ -150,7 +152,9 @@ class ResNet:
   def __post_init__(self):
     _arch(self.arch)
     if self.width < 1 or self.num_classes < 1:
-      raise ValueError(f'width and num_classes must be >= 1, got {self.width}, {self.num_classes}')
+      raise ConfigError(f'width and num_classes must be >= 1, got {self.width}, {self.num_classes}')
+    # One spelling of each dtype, so equal networks are equal static arguments of jax.jit.
+    object.__setattr__(self, 'dtype', jnp.dtype(self.dtype))
 
   @functools.cached_property
   def blocks(self) -> tuple[BlockSpec, ...]:

@@ -1,8 +1,9 @@
-"""The jitted programs of a search: train step (active depth static), warm-up step, eval step.
+"""The programs of a search: train step (active depth static), warm-up step, eval step.
 
 Each step is a pure function of explicit pytrees. `make_steps(model, tx)` closes over the
 network description and the optimizer, so `depth` is the only static argument left:
-growing the network compiles one new program and reuses everything else.
+growing the network compiles one new program and reuses everything else. The eval step
+runs `models.predict_heads`, the one program every evaluation shares.
 """
 
 import functools
@@ -15,7 +16,7 @@ import optax
 from flax import struct
 
 from odn_jax import partition
-from odn_jax.models import BN_MOMENTUM, head_key
+from odn_jax.models import BN_MOMENTUM, predict_heads
 
 
 class TrainState(struct.PyTreeNode):
@@ -55,10 +56,8 @@ def zero_metrics(num_heads: int = 1) -> dict:
 class Steps(NamedTuple):
   train: Any  # (ts, metrics, batch, learning_rate, *, depth) -> (ts, metrics)
   warmup: Any  # (ts, metrics, batch, learning_rate) -> (ts, metrics)
-  eval: Any  # (params, state, batch, *, depth) -> {'correct': [depth], 'count': []}
+  eval: Any  # (params, state, batch, *, depth) -> {'correct': [heads], 'count': []}
   batch_stats: Any  # (params, state, batch, *, depth) -> BatchNorm statistics of the batch
-  grad: Any  # (params, state, batch, *, depth) -> grads at one depth (tests, benchmarks)
-  warmup_grad: Any  # (params, state, batch) -> grads of the summed per-head loss
 
 
 def make_steps(model, tx: optax.GradientTransformation) -> Steps:
@@ -111,14 +110,14 @@ def make_steps(model, tx: optax.GradientTransformation) -> Steps:
     loss_fn = all_heads_loss if one_pass else per_depth_loss
     return update(ts, metrics, lambda p: loss_fn(p, ts.state, batch), learning_rate)
 
-  @functools.partial(jax.jit, static_argnames='depth')
   def eval_step(params, state, batch, *, depth):
-    """Correct counts of every head up to `depth` that `params` holds (the last is `depth`)."""
-    outputs, _ = model.features(params, state, batch['image'], depth, train=False)
+    """Correct counts of every head up to `depth` that `params` holds (the last is `depth`).
+
+    The counts stay on the device: summing them over a split waits for nothing."""
+    out = predict_heads(params, state, batch['image'], model=model, depth=depth)
     mask = batch['mask']
-    correct = jnp.stack([((model.head(params, d, y).argmax(-1) == batch['label']) * mask).sum()
-                         for d, y in enumerate(outputs, 1) if head_key(d) in params])
-    return {'correct': correct, 'count': mask.sum()}
+    return {'correct': ((out['prediction'] == batch['label']) * mask).sum(axis=1),
+            'count': mask.sum()}
 
   @functools.partial(jax.jit, static_argnames='depth')
   def batch_stats(params, state, batch, *, depth):
@@ -129,12 +128,4 @@ def make_steps(model, tx: optax.GradientTransformation) -> Steps:
     _, new_state = model.features(params, zeros, batch['image'], depth, train=True)
     return jax.tree.map(lambda s: s / (1.0 - BN_MOMENTUM), partition.prefix(new_state, depth))
 
-  @functools.partial(jax.jit, static_argnames='depth')
-  def grad_step(params, state, batch, *, depth):
-    return jax.grad(lambda p: depth_loss(p, state, batch, depth)[0])(params)
-
-  @jax.jit
-  def warmup_grad(params, state, batch):
-    return jax.grad(lambda p: all_heads_loss(p, state, batch)[0])(params)
-
-  return Steps(train_step, warmup_step, eval_step, batch_stats, grad_step, warmup_grad)
+  return Steps(train_step, warmup_step, eval_step, batch_stats)

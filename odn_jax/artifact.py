@@ -1,0 +1,60 @@
+"""The file launch/export.py writes: save it, read it back, run it, with jax alone.
+
+No odn_jax model code is imported here: a deployment (and launch/predict.py) needs only
+this module and jax. The file is what `odn_jax.export.export_subnet` builds: float32
+images [batch, H, W, C] with pixels 0..255 in, logits out, weights inside.
+"""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from odn_jax import workdir as workdir_lib
+from odn_jax.errors import FlagError, NotFoundError
+
+
+def save(exported: jax.export.Exported, path: str) -> int:
+  """Writes the serialised artifact (all or nothing); returns its size in bytes."""
+  blob = exported.serialize()
+
+  def write(tmp):
+    with open(tmp, 'wb') as f:
+      f.write(blob)
+
+  workdir_lib.write_file(path, write)
+  return len(blob)
+
+
+def load(path: str) -> jax.export.Exported:
+  """The exported model at `path`, checked to run on this process's backend."""
+  if not os.path.isfile(path):
+    raise NotFoundError(f'{path} does not exist; write it with launch/export.py')
+  with open(path, 'rb') as f:
+    try:
+      exported = jax.export.deserialize(bytearray(f.read()))
+    except Exception as e:  # not an exported model: one line, not a traceback
+      raise FlagError(f'{path} is not a model written by launch/export.py '
+                      f'({type(e).__name__})') from e
+  backend = jax.default_backend()
+  if not {'gpu': {'cuda', 'rocm'}}.get(backend, {backend}) & set(exported.platforms):
+    raise FlagError(f'{path} was exported for {", ".join(exported.platforms)}, not {backend}; '
+                    'export it again with --platforms including it')
+  return exported
+
+
+def input_shape(exported: jax.export.Exported) -> tuple[int, ...]:
+  """(H, W, C) of one image the model takes."""
+  return tuple(exported.in_avals[0].shape[1:])
+
+
+def predict(exported: jax.export.Exported, images: np.ndarray,
+            batch_size: int = 500) -> np.ndarray:
+  """Logits of uint8 (or 0..255 float) images [N, H, W, C], `batch_size` at a time (the
+  batch dimension is symbolic: any size runs)."""
+  if batch_size < 1:
+    raise FlagError(f'batch size must be >= 1, got {batch_size}')
+  return np.concatenate([
+      np.asarray(exported.call(jnp.asarray(images[i:i + batch_size], jnp.float32)))
+      for i in range(0, len(images), batch_size)])
