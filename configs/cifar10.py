@@ -12,7 +12,7 @@ the rate x0.6 every 5th flat epoch; fine-tuning until 23 more flat epochs. No ep
 from odn_jax import defaults
 
 
-def get_config():
+def get_config(schedule=None):
   config = defaults.base_config()
   config.data.name = 'cifar10'
   config.data.num_train = 45_000
@@ -26,4 +26,4 @@ def get_config():
   config.search.expansion_lr_scale = 1.0
   config.search.target = 94.5
   config.search.tolerance = 0.5
-  return config
+  return defaults.with_schedule(config, schedule)

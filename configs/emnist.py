@@ -18,7 +18,7 @@ at the original gzip files (emnist-letters-{train,test}-{images-idx3,labels-idx1
 from odn_jax import defaults
 
 
-def get_config():
+def get_config(schedule=None):
   config = defaults.base_config()
   config.data.name = 'emnist/letters'
   config.data.num_classes = 26
@@ -27,4 +27,4 @@ def get_config():
   config.data.drop_last = False
   config.search.target = 95.0
   config.search.tolerance = 0.5
-  return config
+  return defaults.with_schedule(config, schedule)

@@ -11,7 +11,7 @@ x0.6 every 5th flat epoch; fine-tuning until 23 more flat epochs. No epoch caps.
 from odn_jax import defaults
 
 
-def get_config():
+def get_config(schedule=None):
   config = defaults.base_config()
   config.data.name = 'fashion_mnist'
   config.data.mean = (0.2860,)
@@ -20,4 +20,4 @@ def get_config():
   config.model.arch = 'resnet34'
   config.search.target = 94.5
   config.search.tolerance = 0.5
-  return config
+  return defaults.with_schedule(config, schedule)

@@ -11,10 +11,10 @@ x0.6 every 5th flat epoch; fine-tuning until 23 more flat epochs. No epoch caps.
 from odn_jax import defaults
 
 
-def get_config():
+def get_config(schedule=None):
   config = defaults.base_config()
   config.data.name = 'mnist'
   config.data.drop_last = False
   config.search.target = 99.5
   config.search.tolerance = 0.5
-  return config
+  return defaults.with_schedule(config, schedule)

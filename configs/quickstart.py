@@ -6,7 +6,7 @@
 from odn_jax import defaults
 
 
-def get_config():
+def get_config(schedule=None):
   config = defaults.base_config()
   config.data.source = 'digits'  # embedded: no download
   config.data.name = 'digits'
@@ -25,4 +25,4 @@ def get_config():
   config.search.plateau_patience = 2
   config.search.max_epochs_per_depth = 15
   config.search.max_epochs_total = 60
-  return config
+  return defaults.with_schedule(config, schedule)

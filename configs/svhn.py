@@ -12,7 +12,7 @@ epochs. No epoch caps.
 from odn_jax import defaults
 
 
-def get_config():
+def get_config(schedule=None):
   config = defaults.base_config()
   config.data.name = 'svhn_cropped'
   config.data.num_train = 68_257
@@ -24,4 +24,4 @@ def get_config():
   config.search.learning_rate = 0.1
   config.search.target = 96.0
   config.search.tolerance = 0.5
-  return config
+  return defaults.with_schedule(config, schedule)

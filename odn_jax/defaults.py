@@ -6,9 +6,12 @@ differs, so `--config.KEY=VALUE` can override any key the project reads.
 
 import ml_collections
 
+from odn_jax import errors
+
 
 def base_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
+  config.schedule = 'paper'  # the name of the schedule below; set by with_schedule()
   config.seed = 0
   config.distributed = False  # multi-host: jax.distributed.initialize() before anything else
 
@@ -95,6 +98,11 @@ def base_config() -> ml_collections.ConfigDict:
   config.search.max_epochs_total = 0
   # None: fine-tuning continues at the rate growth ended with (the paper).
   config.search.finetune_learning_rate = ml_collections.config_dict.placeholder(float)
+  # 'plateau': the paper's rules above; 'cosine': every depth trains one cosine cycle of
+  # depth_epochs epochs from its starting rate to zero, is chosen as soon as it reaches
+  # target - tolerance (finishing its cycle), and otherwise makes way for the next depth.
+  config.search.depth_schedule = 'plateau'
+  config.search.depth_epochs = 12
 
   config.grow = ml_collections.ConfigDict()
   # What a new depth starts from: 'warmup' (the paper: the warm-up weights reloaded, a new
@@ -108,4 +116,27 @@ def base_config() -> ml_collections.ConfigDict:
 
   config.checkpoint = ml_collections.ConfigDict()
   config.checkpoint.keep = 3
+  return config
+
+
+SCHEDULES = ('paper', 'fast')
+
+
+def with_schedule(config: ml_collections.ConfigDict, schedule: str | None
+                  ) -> ml_collections.ConfigDict:
+  """Applies a named schedule: `--config=configs/NAME.py:fast` (the text after the colon).
+
+  'paper' (or nothing) leaves the config as the notebooks run it; 'fast' is odn_jax's
+  schedule (BENCHMARKS.md): one cosine cycle per depth instead of waiting out a plateau, and
+  validation on recomputed BatchNorm statistics so that the goal is not reached by noise.
+  Every lever stays a key that `--config.KEY=VALUE` overrides.
+  """
+  schedule = schedule or 'paper'
+  if schedule not in SCHEDULES:
+    raise errors.ConfigError(f'unknown schedule {schedule!r} after the config path; choose one of '
+                     f'{SCHEDULES} (e.g. --config=configs/mnist.py:fast)')
+  config.schedule = schedule
+  if schedule == 'fast':
+    config.search.depth_schedule = 'cosine'
+    config.precise_bn_batches = max(config.precise_bn_batches, 16)
   return config

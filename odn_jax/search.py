@@ -38,6 +38,7 @@ WARMUP, GROW, FINETUNE, DONE = 'warmup', 'grow', 'finetune', 'done'
 MODES = ('target', 'saturation', 'budget')
 STARTS = ('shallowest', 'profile')
 BUDGET_KEYS = ('params', 'bytes', 'flops')
+DEPTH_SCHEDULES = ('plateau', 'cosine')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +90,11 @@ def check_config(config):
   if s.learning_rate <= 0 or s.expansion_lr_scale <= 0:
     raise ConfigError('config.search.learning_rate and expansion_lr_scale must be > 0, got '
                       f'{s.learning_rate} and {s.expansion_lr_scale}')
+  if s.depth_schedule not in DEPTH_SCHEDULES:
+    raise ConfigError(f'config.search.depth_schedule must be one of {DEPTH_SCHEDULES}, got '
+                      f'{s.depth_schedule!r}')
+  if s.depth_schedule == 'cosine' and s.depth_epochs < 1:
+    raise ConfigError(f'config.search.depth_epochs must be >= 1, got {s.depth_epochs}')
   if s.mode == 'budget' and not any(s.budget[k] for k in BUDGET_KEYS):
     raise ConfigError("config.search.mode='budget' needs a limit: set config.search.budget"
                       '.params, .bytes or .flops')
@@ -213,28 +219,37 @@ class Fold:
       else:
         depth, why = start_depth(warmup_profile(self.history), self.config, self.limit)
         self.plan = Plan(GROW, depth, s.learning_rate, f'warm-up finished; {why}')
+    elif s.depth_schedule == 'cosine':
+      self.plan = self._after_cosine_epoch(record, i)
     else:
       self.plan = self._after_epoch(record, i)
     if s.max_epochs_total and i + 1 >= s.max_epochs_total and self.plan.phase != DONE:
       self.plan = Plan(DONE, record['depth'], 0.0,
                        f'epoch cap reached ({s.max_epochs_total} in total)')
 
-  def _after_epoch(self, record: dict, i: int) -> Plan:
+  def _compare(self, record: dict, i: int) -> bool:
+    """Steps 1-2 without the rate: rounds the accuracy, updates the best; True if improved."""
     s, plan = self.config.search, self.plan
-    # 1-2. Round; compare with the best; decay the rate every plateau_patience-th flat epoch.
     decimals = s.finetune_decimals if plan.phase == FINETUNE else s.grow_decimals
     accuracy = rounded_accuracy(record, decimals)
-    phase, depth, learning_rate, reason = plan.phase, plan.depth, plan.learning_rate, ''
     self.at_depth += 1
-    self.best_by_depth[depth] = max(self.best_by_depth.get(depth, -math.inf), accuracy)
-    if accuracy > self.best_acc + s.min_delta:
+    self.best_by_depth[plan.depth] = max(self.best_by_depth.get(plan.depth, -math.inf),
+                                         accuracy)
+    improved = accuracy > self.best_acc + s.min_delta
+    if improved:
       self.best_acc, self.best_epoch, self.since = accuracy, i, 0
-      self.kept[depth] = i
+      self.kept[plan.depth] = i
     else:
       self.since += 1
-      if self.since % s.plateau_patience == 0:
-        learning_rate *= s.plateau_factor
-    self.kept.setdefault(depth, i)  # no improvement at all (best kept across an expansion)
+    self.kept.setdefault(plan.depth, i)  # no improvement at all (best kept across an expansion)
+    return improved
+
+  def _after_epoch(self, record: dict, i: int) -> Plan:
+    s, plan = self.config.search, self.plan
+    phase, depth, learning_rate, reason = plan.phase, plan.depth, plan.learning_rate, ''
+    # 1-2. Round; compare with the best; decay the rate every plateau_patience-th flat epoch.
+    if not self._compare(record, i) and self.since % s.plateau_patience == 0:
+      learning_rate *= s.plateau_factor
     capped = bool(s.max_epochs_per_depth) and self.at_depth >= s.max_epochs_per_depth
     exhausted = self.since >= s.patience or capped
     why = (f'cap of {s.max_epochs_per_depth} epochs' if capped
@@ -263,6 +278,40 @@ class Fold:
       chosen, choice = _final_depth(self.config, depth, self.best_acc, self.best_by_depth)
       return Plan(DONE, chosen, 0.0, f'fine-tuned: {why}; {choice}')
     return Plan(phase, depth, learning_rate, reason)
+
+
+  def _after_cosine_epoch(self, record: dict, i: int) -> Plan:
+    """The fast schedule: each depth trains one cosine cycle of `depth_epochs` epochs.
+
+    A depth whose best reaches target - tolerance is chosen at once and finishes its cycle
+    as fine-tuning; one that ends its cycle below the goal makes way for the next.
+    """
+    s, plan = self.config.search, self.plan
+    self._compare(record, i)
+    phase, depth, reason = plan.phase, plan.depth, ''
+    cycle = s.depth_epochs
+    reached = s.mode != 'saturation' and self.best_acc >= self.goal
+    if phase == GROW and reached:
+      phase, reason = FINETUNE, (f'depth {depth} reached target - tolerance {self.goal:g}% '
+                                 f'({self.best_acc:g}%): finish its cycle')
+    if self.at_depth >= cycle:
+      why = f'cycle of {cycle} epochs ended at {self.best_acc:g}%'
+      if phase == GROW and _expands(self.config, True, depth, self.best_acc,
+                                    self.best_by_depth, self.limit):
+        depth += 1
+        self.best_acc, self.best_epoch, self.since, self.at_depth = 0.0, None, 0, 0
+        return Plan(GROW, depth, self.cosine_rate(depth), f'depth {depth - 1}: {why}; grow')
+      chosen, choice = _final_depth(self.config, depth, self.best_acc, self.best_by_depth)
+      return Plan(DONE, chosen, 0.0, f'depth {depth}: {why}; {choice}')
+    return Plan(phase, depth, self.cosine_rate(depth), reason)
+
+  def cosine_rate(self, depth: int) -> float:
+    """The rate of the next epoch of `depth`'s cycle (annealed to zero at its end)."""
+    s = self.config.search
+    first = not any(h['phase'] in (GROW, FINETUNE) and h['depth'] != depth
+                    for h in self.history)
+    peak = s.learning_rate * (1.0 if first else s.expansion_lr_scale)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * self.at_depth / s.depth_epochs))
 
 
 def replay(history: Sequence[dict], config, sizes: Sequence[dict] | None = None) -> Position:

@@ -233,3 +233,43 @@ def test_profile_start_respects_the_budget():
   config.search.budget.params = 150
   history, _ = drive(config, {1: [50]}, SIZES, profile=(30.0, 60.0, 62.0), max_epochs=3)
   assert history[-1]['depth'] == 1
+
+
+def cosine_config(**overrides):
+  config = make_config(depth_schedule='cosine', depth_epochs=4, **overrides)
+  return config
+
+
+def test_cosine_schedule_anneals_each_depth_and_grows_at_the_end_of_its_cycle():
+  history, _ = drive(cosine_config(), {1: [50, 60, 70, 80], 2: [50]}, max_epochs=7)
+  d1 = [h for h in history if h['phase'] != WARMUP and h['depth'] == 1]
+  assert [h['learning_rate'] for h in d1] == pytest.approx([0.1, 0.0853553, 0.05, 0.0146447],
+                                                           rel=1e-5)
+  d2 = history[-1]
+  assert (d2['phase'], d2['depth'], d2['learning_rate']) == (GROW, 2, pytest.approx(0.05))
+
+
+def test_cosine_schedule_chooses_a_depth_once_it_reaches_the_goal():
+  history, position = drive(cosine_config(), {1: [80, 85, 85, 85], 2: [89.6, 89, 89, 89]})
+  d2 = [h for h in history if h['phase'] != WARMUP and h['depth'] == 2]
+  # 89.6 >= 89.5 at its first epoch: the rest of its cycle is fine-tuning, then done.
+  assert [h['phase'] for h in d2] == [GROW, FINETUNE, FINETUNE, FINETUNE]
+  assert (position.plan.phase, position.plan.depth) == (DONE, 2)
+  assert position.kept[2] == history.index(d2[0])
+
+
+def test_cosine_schedule_ends_at_the_deepest_depth_after_its_cycle():
+  history, position = drive(cosine_config(), {1: [10], 2: [20], 3: [30]})
+  assert len([h for h in history if h['phase'] != WARMUP]) == 12
+  assert (position.plan.phase, position.plan.depth) == (DONE, 3)
+
+
+def test_named_schedules():
+  config = defaults.with_schedule(make_config(), 'fast')
+  assert (config.schedule, config.search.depth_schedule) == ('fast', 'cosine')
+  assert config.precise_bn_batches > 0
+  assert defaults.with_schedule(make_config(), None).search.depth_schedule == 'plateau'
+  with pytest.raises(ConfigError, match='unknown schedule'):
+    defaults.with_schedule(make_config(), 'fastest')
+  with pytest.raises(ConfigError, match='depth_schedule'):
+    search.check_config(make_config(depth_schedule='step'))
