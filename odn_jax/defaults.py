@@ -72,7 +72,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.search.min_gain = 0.1
   config.search.budget = ml_collections.ConfigDict({'params': 0, 'bytes': 0, 'flops': 0})
   # 'shallowest': grow from depth 1 (the paper); 'profile': from the shallowest head whose
-  # warm-up validation accuracy is within start_margin points of the best head's.
+  # warm-up validation accuracy is within start_margin points of the best head's; 'deepest':
+  # no search, the full network trained by the same rules (the baseline a search must beat).
   config.search.start = 'shallowest'
   config.search.start_margin = 2.0
   config.search.target = 99.5  # validation accuracy, percent

@@ -14,7 +14,7 @@ from odn_jax import search, size
 
 def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s: float) -> dict:
   depth = plan.depth
-  params_table = size.depth_table(model, ds.input_shape, flops=False)
+  params_table = size.depth_table(model, ds.input_shape, flops=bool(config.search.budget.flops))
   tried = search.per_depth(history, config, params_table)
   sizes = {row['depth']: row for row in size.depth_table(model, ds.input_shape, max(tried))}
   full = params_table[-1]

@@ -36,7 +36,7 @@ from odn_jax.models import num_blocks
 
 WARMUP, GROW, FINETUNE, DONE = 'warmup', 'grow', 'finetune', 'done'
 MODES = ('target', 'saturation', 'budget')
-STARTS = ('shallowest', 'profile')
+STARTS = ('shallowest', 'profile', 'deepest')
 BUDGET_KEYS = ('params', 'bytes', 'flops')
 DEPTH_SCHEDULES = ('plateau', 'cosine')
 
@@ -139,6 +139,8 @@ def rounded_accuracy(record: dict, decimals: int) -> float:
 
 def start_depth(warmup_profile: Sequence[float], config, limit: int) -> tuple[int, str]:
   """Where growth starts after warm-up: depth 1, or where the warm-up profile says."""
+  if config.search.start == 'deepest':
+    return limit, f'start at the deepest depth, {limit}'
   if config.search.start == 'shallowest' or not warmup_profile:
     return 1, 'start at depth 1'
   profile = list(warmup_profile)[:limit]
@@ -158,7 +160,8 @@ def start_plan(config) -> Plan:
   if config.warmup.epochs > 0:
     return Plan(WARMUP, max_depth(config), warmup_learning_rate(config, 0),
                 'warm-up of every head')
-  return Plan(GROW, 1, config.search.learning_rate, 'no warm-up configured')
+  depth = max_depth(config) if config.search.start == 'deepest' else 1
+  return Plan(GROW, depth, config.search.learning_rate, 'no warm-up configured')
 
 
 def _final_depth(config, depth: int, best_acc: float, best_by_depth: dict[int, float]

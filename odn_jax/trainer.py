@@ -56,7 +56,7 @@ class Search:
     self.variables = variables  # full {'params', 'state'}: every piece's latest weights
     self.warmup = variables  # full trees after warm-up ('warmup' growth reloads them)
     self.history: list[dict] = []
-    self.plan = search.next_plan([], config)
+    self.plan = search.start_plan(config)
     self.ts = self.fresh_train_state(self.plan)
     self.best = self.active(self.plan)  # best-on-validation weights of the current segment
     self.metrics = steps_lib.zero_metrics(self.num_heads(self.plan))  # of the epoch under way
