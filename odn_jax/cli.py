@@ -50,3 +50,7 @@ def import_data():
 
 def compare():
   _run('compare')
+
+
+def check_data():  # launch/check_data.py; its console script is added with the script
+  _run('check_data')
