@@ -99,11 +99,15 @@ def base_config() -> ml_collections.ConfigDict:
   config.search.max_epochs_total = 0
   # None: fine-tuning continues at the rate growth ended with (the paper).
   config.search.finetune_learning_rate = ml_collections.config_dict.placeholder(float)
-  # 'plateau': the paper's rules above; 'cosine': every depth trains one cosine cycle of
-  # depth_epochs epochs from its starting rate to zero, is chosen as soon as it reaches
-  # target - tolerance (finishing its cycle), and otherwise makes way for the next depth.
-  config.search.depth_schedule = 'plateau'
-  config.search.depth_epochs = 12
+  # None: a depth grows only after `patience` flat epochs (the paper). A margin M: a growing
+  # depth is abandoned once best + (best - best at half its epochs so far) + M < target -
+  # tolerance, after at least abandon_min_epochs epochs (odn_jax.search, the forecast).
+  config.search.abandon_margin = ml_collections.config_dict.placeholder(float)
+  config.search.abandon_min_epochs = 16
+  # 0: fine-tune until `patience` flat epochs (the paper). N: a depth that reaches the goal
+  # trains N more epochs, the rate annealed from where growth left it to zero (cosine), and
+  # the search ends.
+  config.search.final_epochs = 0
 
   config.grow = ml_collections.ConfigDict()
   # What a new depth starts from: 'warmup' (the paper: the warm-up weights reloaded, a new
@@ -128,8 +132,10 @@ def with_schedule(config: ml_collections.ConfigDict, schedule: str | None
   """Applies a named schedule: `--config=configs/NAME.py:fast` (the text after the colon).
 
   'paper' (or nothing) leaves the config as the notebooks run it; 'fast' is odn_jax's
-  schedule (BENCHMARKS.md): one cosine cycle per depth instead of waiting out a plateau, and
-  validation on recomputed BatchNorm statistics so that the goal is not reached by noise.
+  schedule (BENCHMARKS.md): the paper's rules, except that a depth whose validation curve
+  cannot reach the goal is abandoned early, a depth that reaches it ends with a fixed cosine
+  decay instead of waiting out a plateau, and validation uses recomputed BatchNorm
+  statistics.
   Every lever stays a key that `--config.KEY=VALUE` overrides.
   """
   schedule = schedule or 'paper'
@@ -138,6 +144,8 @@ def with_schedule(config: ml_collections.ConfigDict, schedule: str | None
                      f'{SCHEDULES} (e.g. --config=configs/mnist.py:fast)')
   config.schedule = schedule
   if schedule == 'fast':
-    config.search.depth_schedule = 'cosine'
+    config.search.abandon_margin = 1.0
+    config.search.abandon_min_epochs = 16
+    config.search.final_epochs = 12
     config.precise_bn_batches = max(config.precise_bn_batches, 16)
   return config

@@ -38,7 +38,6 @@ WARMUP, GROW, FINETUNE, DONE = 'warmup', 'grow', 'finetune', 'done'
 MODES = ('target', 'saturation', 'budget')
 STARTS = ('shallowest', 'profile', 'deepest')
 BUDGET_KEYS = ('params', 'bytes', 'flops')
-DEPTH_SCHEDULES = ('plateau', 'cosine')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,11 +89,9 @@ def check_config(config):
   if s.learning_rate <= 0 or s.expansion_lr_scale <= 0:
     raise ConfigError('config.search.learning_rate and expansion_lr_scale must be > 0, got '
                       f'{s.learning_rate} and {s.expansion_lr_scale}')
-  if s.depth_schedule not in DEPTH_SCHEDULES:
-    raise ConfigError(f'config.search.depth_schedule must be one of {DEPTH_SCHEDULES}, got '
-                      f'{s.depth_schedule!r}')
-  if s.depth_schedule == 'cosine' and s.depth_epochs < 1:
-    raise ConfigError(f'config.search.depth_epochs must be >= 1, got {s.depth_epochs}')
+  if s.final_epochs < 0 or s.abandon_min_epochs < 2:
+    raise ConfigError('config.search.final_epochs must be >= 0 and abandon_min_epochs >= 2, '
+                      f'got {s.final_epochs} and {s.abandon_min_epochs}')
   if s.mode == 'budget' and not any(s.budget[k] for k in BUDGET_KEYS):
     raise ConfigError("config.search.mode='budget' needs a limit: set config.search.budget"
                       '.params, .bytes or .flops')
@@ -201,6 +198,8 @@ class Fold:
     self.history: list[dict] = []
     self.best_acc, self.best_epoch, self.since, self.at_depth = 0.0, None, 0, 0
     self.best_by_depth: dict[int, float] = {}
+    self.running_best: list[float] = []  # the current depth's best after each of its epochs
+    self.final_rate, self.final_at = None, 0  # the fixed final schedule (search.final_epochs)
     self.kept: dict[int, int] = {}
 
   @property
@@ -222,8 +221,6 @@ class Fold:
       else:
         depth, why = start_depth(warmup_profile(self.history), self.config, self.limit)
         self.plan = Plan(GROW, depth, s.learning_rate, f'warm-up finished; {why}')
-    elif s.depth_schedule == 'cosine':
-      self.plan = self._after_cosine_epoch(record, i)
     else:
       self.plan = self._after_epoch(record, i)
     if s.max_epochs_total and i + 1 >= s.max_epochs_total and self.plan.phase != DONE:
@@ -238,6 +235,7 @@ class Fold:
     self.at_depth += 1
     self.best_by_depth[plan.depth] = max(self.best_by_depth.get(plan.depth, -math.inf),
                                          accuracy)
+    self.running_best.append(self.best_by_depth[plan.depth])
     improved = accuracy > self.best_acc + s.min_delta
     if improved:
       self.best_acc, self.best_epoch, self.since = accuracy, i, 0
@@ -247,16 +245,48 @@ class Fold:
     self.kept.setdefault(plan.depth, i)  # no improvement at all (best kept across an expansion)
     return improved
 
+  def _forecast_falls_short(self) -> bool:
+    """`search.abandon_margin`: can the depth being grown still reach the goal?
+
+    A saturating curve gains less from here on than it gained over the second half of its
+    epochs so far (true of a + b exp(-ct) once ct > 2 ln 2); so a depth whose best, plus
+    that recent gain, plus a margin for what decaying the rate adds, stays below the goal
+    is abandoned. Checked on the paper notebooks' logs (tests/test_forecast.py).
+    """
+    s, k = self.config.search, self.at_depth
+    if s.abandon_margin is None or k < s.abandon_min_epochs or s.mode == 'saturation':
+      return False
+    best, half = self.running_best[-1], self.running_best[k // 2 - 1]
+    return best + (best - half) + s.abandon_margin < self.goal
+
+  def _after_final_epoch(self, record: dict, i: int) -> Plan:
+    """`search.final_epochs`: the chosen depth trains a fixed cosine decay to zero."""
+    s, plan = self.config.search, self.plan
+    self._compare(record, i)
+    self.final_at += 1
+    if self.final_at >= s.final_epochs:
+      chosen, choice = _final_depth(self.config, plan.depth, self.best_acc, self.best_by_depth)
+      return Plan(DONE, chosen, 0.0, f'final schedule of {s.final_epochs} epochs done; {choice}')
+    rate = self.final_rate * 0.5 * (1.0 + math.cos(math.pi * self.final_at / s.final_epochs))
+    return Plan(FINETUNE, plan.depth, rate)
+
   def _after_epoch(self, record: dict, i: int) -> Plan:
     s, plan = self.config.search, self.plan
+    if plan.phase == FINETUNE and self.final_rate is not None:
+      return self._after_final_epoch(record, i)
     phase, depth, learning_rate, reason = plan.phase, plan.depth, plan.learning_rate, ''
     # 1-2. Round; compare with the best; decay the rate every plateau_patience-th flat epoch.
     if not self._compare(record, i) and self.since % s.plateau_patience == 0:
       learning_rate *= s.plateau_factor
     capped = bool(s.max_epochs_per_depth) and self.at_depth >= s.max_epochs_per_depth
-    exhausted = self.since >= s.patience or capped
-    why = (f'cap of {s.max_epochs_per_depth} epochs' if capped
-           else f'no improvement for {s.patience} epochs')
+    forecast = phase == GROW and self._forecast_falls_short()
+    exhausted = self.since >= s.patience or capped or forecast
+    if forecast and not capped and self.since < s.patience:
+      why = (f'forecast: best {self.running_best[-1]:g}% + recent gain + margin '
+             f'{s.abandon_margin:g} < {self.goal:g}%')
+    else:
+      why = (f'cap of {s.max_epochs_per_depth} epochs' if capped
+             else f'no improvement for {s.patience} epochs')
     # 3. Expansion.
     if phase == GROW and _expands(self.config, exhausted, depth, self.best_acc,
                                   self.best_by_depth, self.limit):
@@ -265,6 +295,7 @@ class Fold:
       if s.reset_best_on_expansion:
         self.best_acc = 0.0
       self.best_epoch, self.since, self.at_depth, exhausted = None, 0, 0, False
+      self.running_best = []
       learning_rate = s.learning_rate * s.expansion_lr_scale
     # 4. The fine-tune flag: changes the rounding and nothing else.
     if phase == GROW:
@@ -276,45 +307,14 @@ class Fold:
         reason = (f'{reason}; ' if reason else '') + f'fine-tune depth {depth}: {cause}'
         if s.finetune_learning_rate is not None:
           learning_rate = s.finetune_learning_rate
+        if s.final_epochs and reached:  # a fixed schedule instead of waiting for the counter
+          self.final_rate, self.final_at, exhausted = learning_rate, 0, False
     # 5. Stop.
     if phase == FINETUNE and exhausted:
       chosen, choice = _final_depth(self.config, depth, self.best_acc, self.best_by_depth)
       return Plan(DONE, chosen, 0.0, f'fine-tuned: {why}; {choice}')
     return Plan(phase, depth, learning_rate, reason)
 
-
-  def _after_cosine_epoch(self, record: dict, i: int) -> Plan:
-    """The fast schedule: each depth trains one cosine cycle of `depth_epochs` epochs.
-
-    A depth whose best reaches target - tolerance is chosen at once and finishes its cycle
-    as fine-tuning; one that ends its cycle below the goal makes way for the next.
-    """
-    s, plan = self.config.search, self.plan
-    self._compare(record, i)
-    phase, depth, reason = plan.phase, plan.depth, ''
-    cycle = s.depth_epochs
-    reached = s.mode != 'saturation' and self.best_acc >= self.goal
-    if phase == GROW and reached:
-      phase, reason = FINETUNE, (f'depth {depth} reached target - tolerance {self.goal:g}% '
-                                 f'({self.best_acc:g}%): finish its cycle')
-    if self.at_depth >= cycle:
-      why = f'cycle of {cycle} epochs ended at {self.best_acc:g}%'
-      if phase == GROW and _expands(self.config, True, depth, self.best_acc,
-                                    self.best_by_depth, self.limit):
-        depth += 1
-        self.best_acc, self.best_epoch, self.since, self.at_depth = 0.0, None, 0, 0
-        return Plan(GROW, depth, self.cosine_rate(depth), f'depth {depth - 1}: {why}; grow')
-      chosen, choice = _final_depth(self.config, depth, self.best_acc, self.best_by_depth)
-      return Plan(DONE, chosen, 0.0, f'depth {depth}: {why}; {choice}')
-    return Plan(phase, depth, self.cosine_rate(depth), reason)
-
-  def cosine_rate(self, depth: int) -> float:
-    """The rate of the next epoch of `depth`'s cycle (annealed to zero at its end)."""
-    s = self.config.search
-    first = not any(h['phase'] in (GROW, FINETUNE) and h['depth'] != depth
-                    for h in self.history)
-    peak = s.learning_rate * (1.0 if first else s.expansion_lr_scale)
-    return peak * 0.5 * (1.0 + math.cos(math.pi * self.at_depth / s.depth_epochs))
 
 
 def replay(history: Sequence[dict], config, sizes: Sequence[dict] | None = None) -> Position:

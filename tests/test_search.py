@@ -176,7 +176,7 @@ def test_bad_values_are_refused_naming_the_key():
   with pytest.raises(ConfigError, match='search.mode'):
     search.check_config(make_config(mode='fastest'))
   with pytest.raises(ConfigError, match='search.start'):
-    search.check_config(make_config(start='deepest'))
+    search.check_config(make_config(start='middle'))
   with pytest.raises(ConfigError, match='expansion_lr_scale'):
     search.check_config(make_config(expansion_lr_scale=0.0))
 
@@ -235,41 +235,18 @@ def test_profile_start_respects_the_budget():
   assert history[-1]['depth'] == 1
 
 
-def cosine_config(**overrides):
-  config = make_config(depth_schedule='cosine', depth_epochs=4, **overrides)
-  return config
-
-
-def test_cosine_schedule_anneals_each_depth_and_grows_at_the_end_of_its_cycle():
-  history, _ = drive(cosine_config(), {1: [50, 60, 70, 80], 2: [50]}, max_epochs=7)
-  d1 = [h for h in history if h['phase'] != WARMUP and h['depth'] == 1]
-  assert [h['learning_rate'] for h in d1] == pytest.approx([0.1, 0.0853553, 0.05, 0.0146447],
-                                                           rel=1e-5)
-  d2 = history[-1]
-  assert (d2['phase'], d2['depth'], d2['learning_rate']) == (GROW, 2, pytest.approx(0.05))
-
-
-def test_cosine_schedule_chooses_a_depth_once_it_reaches_the_goal():
-  history, position = drive(cosine_config(), {1: [80, 85, 85, 85], 2: [89.6, 89, 89, 89]})
-  d2 = [h for h in history if h['phase'] != WARMUP and h['depth'] == 2]
-  # 89.6 >= 89.5 at its first epoch: the rest of its cycle is fine-tuning, then done.
-  assert [h['phase'] for h in d2] == [GROW, FINETUNE, FINETUNE, FINETUNE]
-  assert (position.plan.phase, position.plan.depth) == (DONE, 2)
-  assert position.kept[2] == history.index(d2[0])
-
-
-def test_cosine_schedule_ends_at_the_deepest_depth_after_its_cycle():
-  history, position = drive(cosine_config(), {1: [10], 2: [20], 3: [30]})
-  assert len([h for h in history if h['phase'] != WARMUP]) == 12
+def test_deepest_start_trains_only_the_full_network():
+  config = make_config(start='deepest')
+  history, position = drive(config, {3: [50, 60, 60, 60, 60]})
+  assert {h['depth'] for h in history if h['phase'] != WARMUP} == {3}
   assert (position.plan.phase, position.plan.depth) == (DONE, 3)
 
 
 def test_named_schedules():
   config = defaults.with_schedule(make_config(), 'fast')
-  assert (config.schedule, config.search.depth_schedule) == ('fast', 'cosine')
-  assert config.precise_bn_batches > 0
-  assert defaults.with_schedule(make_config(), None).search.depth_schedule == 'plateau'
+  assert config.schedule == 'fast' and config.search.abandon_margin is not None
+  assert config.search.final_epochs > 0 and config.precise_bn_batches > 0
+  paper = defaults.with_schedule(make_config(), None)
+  assert paper.search.abandon_margin is None and paper.search.final_epochs == 0
   with pytest.raises(ConfigError, match='unknown schedule'):
     defaults.with_schedule(make_config(), 'fastest')
-  with pytest.raises(ConfigError, match='depth_schedule'):
-    search.check_config(make_config(depth_schedule='step'))
