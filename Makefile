@@ -9,7 +9,9 @@ DEMO_DIR ?= workdirs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt setup.cfg
+# The pinned set first, then the clone itself (editable: the odn-* commands and
+# --config=NAME, with configs/ and launch/ mapped into the package).
+$(VENV)/.installed: requirements.txt setup.cfg pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.12 not found; install it or pass PYTHON=/path/to/python3.12" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

@@ -1,20 +1,21 @@
-r"""The whole search under two schedules, on the same data: the paper's and odn_jax's.
+r"""The whole search under named schedules, on the same data, over several seeds.
 
-  paper   : the reference's behaviour: warm-up as one forward/backward per depth, the
-            warm-up weights reloaded at every expansion (grow.init='warmup'), patience 23
-            with the learning rate decayed after 5 flat epochs, validation on BatchNorm's
-            running averages, and a depth that reached the target trained until it converges.
-  odn_jax : the levers of `ODN_JAX` below, each a config key; `--odn=KEY=VALUE` changes one
-            (e.g. `--odn=precise_bn_batches=0 --schedules=odn_jax` measures what it buys).
+  paper : the config as the notebooks run it (the paper configs' defaults);
+  fast  : odn_jax's schedule (`odn_jax.defaults.with_schedule(config, 'fast')`);
+  full  : no search: the full-depth network trained by the paper's rules to convergence,
+          what a user would do instead (`search.start='deepest'`, no warm-up).
+`--override=KEY=VALUE` changes a key of every schedule after it is applied (a lever of the
+fast schedule is measured with `--schedules=fast --override=...`).
 
-  python benchmarks/search_cost.py --config=configs/fashion_mnist.py \
-      --config.data.data_dir=/tmp/tfds --config.model.arch=resnet18 --config.model.width=16 \
-      --config.data.train_subset=5000 --config.data.num_val=2000 --config.search.target=88 \
-      --workdir=/tmp/search_cost
+  python benchmarks/search_cost.py --config=configs/quickstart.py \
+      --config.search.max_epochs_per_depth=0 --config.search.max_epochs_total=0 \
+      --config.search.patience=23 --config.search.plateau_patience=5 \
+      --seeds=0,1,2 --workdir=/tmp/search_cost_digits
 
-Reports, per schedule: epochs, wall-clock, training FLOPs (3x the forward FLOPs of what
-each step runs, per example, plus the forward passes that recompute BatchNorm statistics),
-optimal depth and test accuracy; then odn_jax / paper.
+Reports, per schedule and seed: epochs, wall-clock, training FLOPs (3x the forward FLOPs of
+what each step runs, per example, plus the forward passes that recompute BatchNorm
+statistics), optimal depth and test accuracy; then mean and range per schedule, and
+fast / paper ratios.
 """
 
 import ast
@@ -23,52 +24,39 @@ import os
 
 from absl import app, flags
 from ml_collections import config_flags
+import numpy as np
 
-from odn_jax import data, models, search, size, trainer
+from odn_jax import data, defaults, models, search, size, trainer
 
-PAPER = {
-    'warmup.one_pass': False, 'grow.init': 'warmup', 'search.start': 'shallowest',
-    'search.patience': 23, 'search.plateau_patience': 5, 'search.min_delta': 0.0,
-    'precise_bn_batches': 0, 'search.finetune_at_target': False,
-}
-ODN_JAX = {
-    'warmup.one_pass': True,  # every head in one pass
-    'grow.init': 'identity',  # trained prefix carried over, new block starts as identity
-    'search.start': 'shallowest',
-    # Convergence read from validation on recomputed BatchNorm statistics, the rate decayed
-    # after 3 flat epochs, converged after 8 (BENCHMARKS.md: shorter settings converge
-    # depths early and grow past the paper's depth).
-    'precise_bn_batches': 16,
-    'search.min_delta': 0.0, 'search.plateau_patience': 3, 'search.patience': 8,
-    'search.finetune_at_target': True,  # the depth is chosen once it reaches the target
-}
+SCHEDULES = ('paper', 'fast', 'full')
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/fashion_mnist.py', 'Base config.')
-_WORKDIR = flags.DEFINE_string('workdir', '/tmp/odn_search_cost', 'One subfolder per schedule.')
-_SCHEDULES = flags.DEFINE_list('schedules', ['paper', 'odn_jax'], 'Schedules to run.')
-_ODN = flags.DEFINE_multi_string('odn', [], 'KEY=VALUE: changes a lever of the odn_jax schedule.')
+_WORKDIR = flags.DEFINE_string('workdir', '/tmp/odn_search_cost', 'A subfolder per run.')
+_SCHEDULES = flags.DEFINE_list('schedules', ['paper', 'fast'], f'Of {SCHEDULES}.')
+_SEEDS = flags.DEFINE_list('seeds', ['0'], 'Seeds (initialisation and batch order).')
+_OVERRIDE = flags.DEFINE_multi_string('override', [], 'KEY=VALUE for every schedule.')
 
 
-def overrides(text: list[str]) -> dict:
-  out = {}
-  for item in text:
+def schedule(base, name: str, seed: int):
+  config = base.copy_and_resolve_references()
+  config.seed = seed
+  if name == 'fast':
+    defaults.with_schedule(config, 'fast')
+  elif name == 'full':
+    config.search.start = 'deepest'
+    config.warmup.epochs = 0
+  elif name != 'paper':
+    raise app.UsageError(f'--schedules: {name!r} is not one of {SCHEDULES}')
+  values = {}
+  for item in _OVERRIDE.value:
     key, sep, value = item.partition('=')
     if not sep:
-      raise app.UsageError(f'--odn={item}: expected KEY=VALUE, e.g. --odn=search.patience=8')
+      raise app.UsageError(f'--override={item}: expected KEY=VALUE')
     try:
-      out[key] = ast.literal_eval(value)
+      values[key] = ast.literal_eval(value)
     except (ValueError, SyntaxError):
-      out[key] = value  # a bare string such as grow.init=trained
-  return out
-
-
-def levers(name) -> dict:
-  return PAPER if name == 'paper' else {**ODN_JAX, **overrides(_ODN.value)}
-
-
-def schedule(base, name):
-  config = base.copy_and_resolve_references()
-  config.update_from_flattened_dict(levers(name))
+      values[key] = value  # a bare string such as grow.init=trained
+  config.update_from_flattened_dict(values)
   return config
 
 
@@ -89,12 +77,22 @@ def training_flops(history, config, forward, examples_per_epoch) -> float:
   return total
 
 
-def seconds_by_phase(summary) -> dict:
-  """Wall-clock of the warm-up, growing and fine-tuning epochs: where each lever acts."""
-  out = {}
-  for row in summary['compile']:
-    out[row['phase']] = round(out.get(row['phase'], 0.0) + row['epochs_s'], 1)
-  return out
+def run(config, workdir, forward, ds) -> dict:
+  summary = trainer.train_and_evaluate(config, workdir, quiet=True)
+  with open(os.path.join(workdir, 'history.json')) as f:
+    history = json.load(f)
+  return {'epochs': summary['epochs_total'], 'wall_clock_s': summary['wall_clock_s'],
+          'training_tflops': training_flops(history, config, forward,
+                                            ds.num_examples['train']) / 1e12,
+          'optimal_depth': summary['optimal_depth'], 'test_accuracy': summary['test_accuracy'],
+          'val_accuracy': summary['val_accuracy'],
+          'epochs_by_depth': {r['depth']: r['epochs'] for r in summary['per_depth']}}
+
+
+def spread(rows, key):
+  values = np.array([r[key] for r in rows], np.float64)
+  return {'mean': round(float(values.mean()), 3), 'min': round(float(values.min()), 3),
+          'max': round(float(values.max()), 3)}
 
 
 def main(argv):
@@ -105,28 +103,27 @@ def main(argv):
   forward = [size.forward_flops(model, ds.input_shape, d) for d in range(1, model.max_depth + 1)]
   results = {}
   for name in _SCHEDULES.value:
-    config = schedule(base, name)
-    summary = trainer.train_and_evaluate(config, os.path.join(_WORKDIR.value, name))
-    with open(os.path.join(_WORKDIR.value, name, 'history.json')) as f:
-      history = json.load(f)
-    results[name] = {
-        'epochs': summary['epochs_total'], 'wall_clock_s': summary['wall_clock_s'],
-        'training_tflops': round(training_flops(history, config, forward, ds.steps_per_epoch
-                                                * config.batch_size) / 1e12, 2),
-        'optimal_depth': summary['optimal_depth'], 'test_accuracy': summary['test_accuracy'],
-        'seconds_by_phase': seconds_by_phase(summary),
-        'epochs_by_depth': {r['depth']: r['epochs'] for r in summary['per_depth']},
-        'levers': levers(name)}
-  if {'paper', 'odn_jax'} <= set(results):
-    paper, ours = results['paper'], results['odn_jax']
-    results['odn_jax_over_paper'] = {
-        'wall_clock': round(ours['wall_clock_s'] / paper['wall_clock_s'], 3),
-        'training_flops': round(ours['training_tflops'] / max(paper['training_tflops'], 1e-9),
-                                3),
-        'test_accuracy_points': round(ours['test_accuracy'] - paper['test_accuracy'], 2),
-        'depth_difference': ours['optimal_depth'] - paper['optimal_depth']}
+    rows = []
+    for seed in map(int, _SEEDS.value):
+      row = run(schedule(base, name, seed), os.path.join(_WORKDIR.value, f'{name}_seed{seed}'),
+                forward, ds)
+      print(json.dumps({'schedule': name, 'seed': seed, **row}), flush=True)
+      rows.append(row)
+    results[name] = {'runs': rows, **{k: spread(rows, k) for k in (
+        'epochs', 'wall_clock_s', 'training_tflops', 'optimal_depth', 'test_accuracy')}}
+  if {'paper', 'fast'} <= set(results):
+    paper, fast = results['paper'], results['fast']
+    results['fast_over_paper'] = {
+        'wall_clock': round(fast['wall_clock_s']['mean'] / paper['wall_clock_s']['mean'], 3),
+        'training_flops': round(fast['training_tflops']['mean']
+                                / paper['training_tflops']['mean'], 3),
+        'test_accuracy_points': round(fast['test_accuracy']['mean']
+                                      - paper['test_accuracy']['mean'], 2)}
   print(json.dumps({'dataset': ds.name, 'arch': base.model.arch, 'width': base.model.width,
-                    'train_examples': ds.num_examples['train'], **results}, indent=1))
+                    'train_examples': ds.num_examples['train'],
+                    **{k: {kk: vv for kk, vv in v.items() if kk != 'runs'}
+                       if isinstance(v, dict) and 'runs' in v else v
+                       for k, v in results.items()}}, indent=1))
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@
 from odn_jax import defaults
 
 
-def get_config():
+def get_config(schedule=None):
   config = defaults.base_config()
   config.data.source = 'digits'  # embedded: no download
   config.data.name = 'digits'
@@ -19,10 +19,10 @@ def get_config():
   config.warmup.epochs = 2
   config.warmup.learning_rate = 0.1
   config.search.learning_rate = 0.1
-  config.search.target = 97.0
+  config.search.target = 98.0
   config.search.tolerance = 0.5
   config.search.patience = 3
   config.search.plateau_patience = 2
   config.search.max_epochs_per_depth = 15
   config.search.max_epochs_total = 60
-  return config
+  return defaults.with_schedule(config, schedule)

@@ -2,6 +2,7 @@ r"""Finds the optimal depth for a dataset and extracts that subnet.
 
   python launch/train.py --config=configs/mnist.py --workdir=/tmp/odn_mnist \
       [--config.grow.init=identity ...] [--fresh]
+  odn-train --config=quickstart --workdir=/tmp/odn_quickstart   # installed: a shipped config by name
 
 Running the same command on an existing workdir resumes it; a finished one is reported.
 """
@@ -12,13 +13,12 @@ import shutil
 import sys
 
 from absl import flags
-from ml_collections import config_flags
 
-from odn_jax import parallel, report, trainer
+from odn_jax import config_files, parallel, report, trainer
 from odn_jax.launch_utils import run_main
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
-                                          lock_config=True)
+_CONFIG = config_files.DEFINE_config('config')
+flags.declare_key_flag('config')  # defined in odn_jax.config_files: listed by --help here
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints and results.')
 _FRESH = flags.DEFINE_bool('fresh', False, 'Delete what the workdir holds and start over.')
 flags.mark_flags_as_required(['config', 'workdir'])

@@ -1,3 +1,46 @@
-"""odn_jax: find the optimal depth of a ResNet for a dataset, and ship that subnet."""
+"""odn_jax: find the optimal depth of a ResNet for a dataset, and ship that subnet.
+
+  import odn_jax
+  summary = odn_jax.train_and_evaluate(odn_jax.get_config('quickstart'), '/tmp/odn_qs')
+  net = odn_jax.load_subnet('/tmp/odn_qs')   # images (pixels 0..255) -> logits
+  net.classify(images)                       # -> class names
+
+`import odn_jax` loads none of these until they are used (no JAX, no TFDS).
+"""
+
+import importlib
 
 __version__ = '0.1.0'
+
+# name -> (module, attribute): imported on first use.
+_LAZY = {
+    'train_and_evaluate': ('odn_jax.trainer', 'train_and_evaluate'),
+    'get_config': ('odn_jax.config_files', 'get_config'),
+    'load_subnet': ('odn_jax.subnet', 'load_subnet'),
+    'Subnet': ('odn_jax.subnet', 'Subnet'),
+    'compare_runs': ('odn_jax.compare', 'compare_runs'),
+}
+
+__all__ = ['__version__', 'describe', *_LAZY]
+
+
+def describe(arch: str = 'resnet18', input_shape=(28, 28, 1), num_classes: int = 10,
+             width: int = 64, flops: bool = True) -> list[dict]:
+  """One row per depth, without training: params, bytes, FLOPs, memory reduction (percent
+  against the full network), as `odn-describe --json` prints them."""
+  from odn_jax import size  # pylint: disable=g-import-not-at-top
+  from odn_jax.models import ResNet  # pylint: disable=g-import-not-at-top
+  return size.depth_table(ResNet(arch, num_classes, width), tuple(input_shape), flops=flops)
+
+
+def __getattr__(name: str):
+  if name in _LAZY:
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__():
+  return sorted(set(globals()) | set(_LAZY))

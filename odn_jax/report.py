@@ -14,11 +14,10 @@ from odn_jax.models import ResNet
 
 def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s: float) -> dict:
   depth = plan.depth
-  tried = search.per_depth(history)
+  params_table = size.depth_table(model, ds.input_shape, flops=bool(config.search.budget.flops))
+  tried = search.per_depth(history, config, params_table)
   sizes = {row['depth']: row for row in size.depth_table(model, ds.input_shape, max(tried))}
-  full = size.depth_table(model, ds.input_shape, flops=False)[-1]
-  last = [h['val_accuracy'] for h in history if (h['phase'], h['depth']) ==
-          (history[-1]['phase'], depth)]
+  full = params_table[-1]
   return {
       'dataset': ds.name,
       'arch': config.model.arch,
@@ -28,7 +27,7 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
       'optimal_depth': depth,
       'target_accuracy': config.search.target,
       'tolerance': config.search.tolerance,
-      'val_accuracy': max(last),
+      'val_accuracy': tried[depth]['best_val_accuracy'],  # of the weights kept
       'test_accuracy': test_accuracy,
       'params_optimal': sizes[depth]['params'],
       'params_full': full['params'],

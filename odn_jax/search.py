@@ -1,12 +1,28 @@
 """The expansion controller: warmup -> grow(d) -> finetune(d) -> done.
 
-Every decision is a pure function of the per-epoch history and the config, so the
-whole policy is tested on scripted histories without training anything, and a
-resumed run re-derives exactly the position of an uninterrupted one.
+Every decision is a pure function of the per-epoch history and the config: `replay` folds
+the history, epoch by epoch, through the rules of the paper's `train_till_convergence`, so
+the whole policy is tested on scripted histories without training anything, and a resumed
+run re-derives exactly the position of an uninterrupted one.
+
+After each epoch, in this order (the paper's defaults in brackets):
+  1. round the validation accuracy (1 decimal while growing, 2 once fine-tuning);
+  2. it improves if it beats the depth's best (by more than `min_delta` [0]): best = it,
+     counter 0; else counter + 1, and every `plateau_patience` [5]th flat epoch the rate is
+     multiplied by `plateau_factor` [0.6];
+  3. expansion: counter >= `patience` [23], best <= target - tolerance and not fine-tuning:
+     depth + 1, best 0 (`reset_best_on_expansion`), counter 0, rate = `learning_rate` x
+     `expansion_lr_scale` [0.5];
+  4. the fine-tune flag is set once the counter reaches `patience`, or best >= target -
+     tolerance, or the depth is the deepest allowed; it changes nothing else;
+  5. stop when fine-tuning and the counter reaches `patience`.
+The weights kept for a depth are those of its last improvement.
 
 A history is a list of epoch records, dicts with at least
   phase ('warmup' | 'grow' | 'finetune'), depth, val_accuracy (percent),
-as the trainer appends them after every epoch.
+and, from the trainer, val_correct / val_count: the rounding is done on correct / count
+exactly as the paper computes it (`round(correct / total * 100, 1)`), which for some counts
+differs from rounding the stored percentage.
 """
 
 import dataclasses
@@ -19,6 +35,9 @@ from odn_jax.errors import ConfigError
 from odn_jax.models import num_blocks
 
 WARMUP, GROW, FINETUNE, DONE = 'warmup', 'grow', 'finetune', 'done'
+MODES = ('target', 'saturation', 'budget')
+STARTS = ('shallowest', 'profile', 'deepest')
+BUDGET_KEYS = ('params', 'bytes', 'flops')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,15 +50,14 @@ class Plan:
 
 
 @dataclasses.dataclass(frozen=True)
-class Segment:
-  """The trailing epochs trained in one phase at one depth."""
-  phase: str
-  depth: int
-  epochs: int
-  best_val_accuracy: float  # rounded as the reference compares
-  best_epoch: int  # index into the segment, 0-based
-  since_best: int  # epochs after the last improvement (by more than search.min_delta)
-  learning_rate: float  # for the segment's next epoch, after plateau decays
+class Position:
+  """Where the search stands after the history it was replayed from."""
+  plan: Plan  # the next epoch
+  best_val_accuracy: float  # of the current depth, at the controller's rounding
+  best_epoch: int | None  # index into the history of the epoch whose weights are kept
+  since_best: int  # epochs since the last improvement (the paper's `no_improvement`)
+  epochs_at_depth: int
+  kept: dict  # depth -> index of the epoch whose weights that depth keeps
 
 
 def max_depth(config: ml_collections.ConfigDict) -> int:
@@ -47,57 +65,8 @@ def max_depth(config: ml_collections.ConfigDict) -> int:
   depth = config.model.max_depth or blocks
   if not 1 <= depth <= blocks:
     raise ConfigError(f'config.model.max_depth must be in 1..{blocks} (0 for all) for '
-                     f'{config.model.arch}, got {config.model.max_depth}')
+                      f'{config.model.arch}, got {config.model.max_depth}')
   return depth
-
-
-def phase_learning_rate(phase: str, config, seg: Segment | None = None) -> float:
-  """The rate a phase starts with; fine-tuning continues from `seg`'s unless configured."""
-  if phase == FINETUNE and config.search.finetune_learning_rate is not None:
-    return config.search.finetune_learning_rate
-  if phase == FINETUNE and seg is not None:
-    return seg.learning_rate
-  return config.search.learning_rate
-
-
-def segment(history: Sequence[dict], config) -> Segment:
-  """Statistics of the last (phase, depth) run of `history` (non-empty)."""
-  phase, depth = history[-1]['phase'], history[-1]['depth']
-  records = []
-  for record in reversed(history):
-    if (record['phase'], record['depth']) != (phase, depth):
-      break
-    records.append(record)
-  records.reverse()
-  decimals = (config.search.finetune_decimals if phase == FINETUNE
-              else config.search.grow_decimals)
-  min_delta = config.search.min_delta
-  # The rate a segment started with is in its first record (fine-tuning continues from the
-  # rate growth ended with); scripted histories without one start from the phase's rate.
-  learning_rate = records[0].get('learning_rate', phase_learning_rate(phase, config))
-  best, best_epoch, last_gain, gain_epoch, flat = -math.inf, 0, -math.inf, 0, 0
-  for i, record in enumerate(records):
-    accuracy = round(record['val_accuracy'], decimals)
-    if accuracy > best:
-      best, best_epoch = accuracy, i
-    # An improvement beats the last improvement (not the best) by more than min_delta: with
-    # min_delta 0 the two are the same; above it, small gains add up until they count.
-    if accuracy > last_gain + min_delta:
-      last_gain, gain_epoch, flat = accuracy, i, 0
-    else:
-      flat += 1
-      # The reference's plateau schedule: lr *= factor after every `plateau_patience`
-      # epochs without improvement, counting afresh after each decay.
-      if flat >= config.search.plateau_patience:
-        learning_rate *= config.search.plateau_factor
-        flat = 0
-  return Segment(phase, depth, len(records), best, best_epoch,
-                 len(records) - 1 - gain_epoch, learning_rate)
-
-
-MODES = ('target', 'saturation', 'budget')
-STARTS = ('shallowest', 'profile')
-BUDGET_KEYS = ('params', 'bytes', 'flops')
 
 
 def check_config(config):
@@ -110,15 +79,22 @@ def check_config(config):
     raise ConfigError(f'config.search.start must be one of {STARTS}, got {s.start!r}')
   if not 0 < s.target <= 100:
     raise ConfigError(f'config.search.target must be in (0, 100], got {s.target}')
-  for key in ('tolerance', 'min_gain', 'start_margin', 'min_delta'):
+  for key in ('tolerance', 'min_gain', 'start_margin', 'min_delta', 'max_epochs_per_depth',
+              'max_epochs_total'):
     if s[key] < 0:
       raise ConfigError(f'config.search.{key} must be >= 0, got {s[key]}')
-  for key in ('patience', 'plateau_patience', 'max_epochs_per_depth', 'max_epochs_total'):
+  for key in ('patience', 'plateau_patience'):
     if s[key] < 1:
       raise ConfigError(f'config.search.{key} must be >= 1, got {s[key]}')
+  if s.learning_rate <= 0 or s.expansion_lr_scale <= 0:
+    raise ConfigError('config.search.learning_rate and expansion_lr_scale must be > 0, got '
+                      f'{s.learning_rate} and {s.expansion_lr_scale}')
+  if s.final_epochs < 0 or s.abandon_min_epochs < 2:
+    raise ConfigError('config.search.final_epochs must be >= 0 and abandon_min_epochs >= 2, '
+                      f'got {s.final_epochs} and {s.abandon_min_epochs}')
   if s.mode == 'budget' and not any(s.budget[k] for k in BUDGET_KEYS):
     raise ConfigError("config.search.mode='budget' needs a limit: set config.search.budget"
-                     '.params, .bytes or .flops')
+                      '.params, .bytes or .flops')
 
 
 def depth_limit(config, sizes: Sequence[dict] | None = None) -> int:
@@ -136,7 +112,7 @@ def depth_limit(config, sizes: Sequence[dict] | None = None) -> int:
       not budget[k] or row[k] <= budget[k] for k in BUDGET_KEYS)]
   if not fits:
     raise ConfigError(f'no depth fits config.search.budget ({budget.to_dict()}); depth 1 '
-                     f'needs {dict((k, sizes[0][k]) for k in BUDGET_KEYS)}')
+                      f'needs {dict((k, sizes[0][k]) for k in BUDGET_KEYS)}')
   return max(fits)
 
 
@@ -145,14 +121,23 @@ def target_goal(config) -> float:
   return config.search.target - config.search.tolerance
 
 
-def start_plan(config) -> Plan:
-  if config.warmup.epochs > 0:
-    return Plan(WARMUP, max_depth(config), config.warmup.learning_rate, 'warm-up of every head')
-  return Plan(GROW, 1, config.search.learning_rate, 'no warm-up configured')
+def warmup_learning_rate(config, epoch: int) -> float:
+  """Cosine annealing over the warm-up, stepped once per epoch (3 epochs: 1, 0.75, 0.25 x)."""
+  return config.warmup.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch
+                                                             / config.warmup.epochs))
+
+
+def rounded_accuracy(record: dict, decimals: int) -> float:
+  """Validation accuracy as the paper compares it: round(correct / total * 100, decimals)."""
+  if 'val_correct' in record:
+    return round((record['val_correct'] / record['val_count']) * 100, decimals)
+  return round(record['val_accuracy'], decimals)
 
 
 def start_depth(warmup_profile: Sequence[float], config, limit: int) -> tuple[int, str]:
   """Where growth starts after warm-up: depth 1, or where the warm-up profile says."""
+  if config.search.start == 'deepest':
+    return limit, f'start at the deepest depth, {limit}'
   if config.search.start == 'shallowest' or not warmup_profile:
     return 1, 'start at depth 1'
   profile = list(warmup_profile)[:limit]
@@ -168,88 +153,194 @@ def warmup_profile(history: Sequence[dict]) -> list[float]:
   return list(warmups[-1].get('val_accuracy_per_head', [])) if warmups else []
 
 
+def start_plan(config) -> Plan:
+  if config.warmup.epochs > 0:
+    return Plan(WARMUP, max_depth(config), warmup_learning_rate(config, 0),
+                'warm-up of every head')
+  depth = max_depth(config) if config.search.start == 'deepest' else 1
+  return Plan(GROW, depth, config.search.learning_rate, 'no warm-up configured')
+
+
+def _final_depth(config, depth: int, best_acc: float, best_by_depth: dict[int, float]
+                 ) -> tuple[int, str]:
+  """The depth a finished search extracts: the one fine-tuned, except where a mode looks back.
+
+  `best_by_depth` maps every depth trained to its best (rounded) validation accuracy.
+  """
+  mode, top = config.search.mode, max(best_by_depth.values())
+  if mode == 'saturation':
+    min_gain = config.search.min_gain
+    chosen = min(d for d, acc in best_by_depth.items() if acc >= top - min_gain)
+    return chosen, f'depth {chosen} is the shallowest within {min_gain:g} points of the best'
+  if mode == 'budget' and best_acc < target_goal(config):
+    chosen = min(d for d, acc in best_by_depth.items() if acc == top)
+    return chosen, f'depth {chosen} is the best of those that fit the budget'
+  return depth, f'best {best_acc:g}%'
+
+
+def _expands(config, exhausted: bool, depth: int, best_acc: float,
+             best_by_depth: dict[int, float], limit: int) -> bool:
+  """Step 3: does a converged depth make way for the next one?"""
+  if not exhausted or depth >= limit:
+    return False
+  if config.search.mode == 'saturation':
+    gain = best_by_depth[depth] - best_by_depth.get(depth - 1, -math.inf)
+    return gain >= config.search.min_gain
+  return best_acc <= target_goal(config)
+
+
+class Fold:
+  """The controller's rules applied one epoch record at a time; `replay` folds a history."""
+
+  def __init__(self, config, sizes: Sequence[dict] | None = None):
+    self.config, self.limit, self.goal = config, depth_limit(config, sizes), target_goal(config)
+    self.plan = start_plan(config)
+    self.history: list[dict] = []
+    self.best_acc, self.best_epoch, self.since, self.at_depth = 0.0, None, 0, 0
+    self.best_by_depth: dict[int, float] = {}
+    self.running_best: list[float] = []  # the current depth's best after each of its epochs
+    self.final_rate, self.final_at = None, 0  # the fixed final schedule (search.final_epochs)
+    self.kept: dict[int, int] = {}
+
+  @property
+  def position(self) -> Position:
+    return Position(self.plan, self.best_acc, self.best_epoch, self.since, self.at_depth,
+                    dict(self.kept))
+
+  def push(self, record: dict):
+    s, i, plan = self.config.search, len(self.history), self.plan
+    if plan.phase == DONE:
+      raise ValueError(f'history goes on after the search ended (epoch {i + 1})')
+    if (record['phase'], record['depth']) != (plan.phase, plan.depth):
+      raise ValueError(f'epoch {i + 1} trained {record["phase"]} at depth {record["depth"]}, '
+                       f'but the controller had planned {plan.phase} at depth {plan.depth}')
+    self.history.append(record)
+    if plan.phase == WARMUP:
+      if i + 1 < self.config.warmup.epochs:
+        self.plan = Plan(WARMUP, plan.depth, warmup_learning_rate(self.config, i + 1))
+      else:
+        depth, why = start_depth(warmup_profile(self.history), self.config, self.limit)
+        self.plan = Plan(GROW, depth, s.learning_rate, f'warm-up finished; {why}')
+    else:
+      self.plan = self._after_epoch(record, i)
+    if s.max_epochs_total and i + 1 >= s.max_epochs_total and self.plan.phase != DONE:
+      self.plan = Plan(DONE, record['depth'], 0.0,
+                       f'epoch cap reached ({s.max_epochs_total} in total)')
+
+  def _compare(self, record: dict, i: int) -> bool:
+    """Steps 1-2 without the rate: rounds the accuracy, updates the best; True if improved."""
+    s, plan = self.config.search, self.plan
+    decimals = s.finetune_decimals if plan.phase == FINETUNE else s.grow_decimals
+    accuracy = rounded_accuracy(record, decimals)
+    self.at_depth += 1
+    self.best_by_depth[plan.depth] = max(self.best_by_depth.get(plan.depth, -math.inf),
+                                         accuracy)
+    self.running_best.append(self.best_by_depth[plan.depth])
+    improved = accuracy > self.best_acc + s.min_delta
+    if improved:
+      self.best_acc, self.best_epoch, self.since = accuracy, i, 0
+      self.kept[plan.depth] = i
+    else:
+      self.since += 1
+    self.kept.setdefault(plan.depth, i)  # no improvement at all (best kept across an expansion)
+    return improved
+
+  def _forecast_falls_short(self) -> bool:
+    """`search.abandon_margin`: can the depth being grown still reach the goal?
+
+    A saturating curve gains less from here on than it gained over the second half of its
+    epochs so far (true of a + b exp(-ct) once ct > 2 ln 2); so a depth whose best, plus
+    that recent gain, plus a margin for what decaying the rate adds, stays below the goal
+    is abandoned. Checked on the paper notebooks' logs (tests/test_forecast.py).
+    """
+    s, k = self.config.search, self.at_depth
+    if s.abandon_margin is None or k < s.abandon_min_epochs or s.mode == 'saturation':
+      return False
+    best, half = self.running_best[-1], self.running_best[k // 2 - 1]
+    return best + (best - half) + s.abandon_margin < self.goal
+
+  def _after_final_epoch(self, record: dict, i: int) -> Plan:
+    """`search.final_epochs`: the chosen depth trains a fixed cosine decay to zero."""
+    s, plan = self.config.search, self.plan
+    self._compare(record, i)
+    self.final_at += 1
+    if self.final_at >= s.final_epochs:
+      chosen, choice = _final_depth(self.config, plan.depth, self.best_acc, self.best_by_depth)
+      return Plan(DONE, chosen, 0.0, f'final schedule of {s.final_epochs} epochs done; {choice}')
+    rate = self.final_rate * 0.5 * (1.0 + math.cos(math.pi * self.final_at / s.final_epochs))
+    return Plan(FINETUNE, plan.depth, rate)
+
+  def _after_epoch(self, record: dict, i: int) -> Plan:
+    s, plan = self.config.search, self.plan
+    if plan.phase == FINETUNE and self.final_rate is not None:
+      return self._after_final_epoch(record, i)
+    phase, depth, learning_rate, reason = plan.phase, plan.depth, plan.learning_rate, ''
+    # 1-2. Round; compare with the best; decay the rate every plateau_patience-th flat epoch.
+    if not self._compare(record, i) and self.since % s.plateau_patience == 0:
+      learning_rate *= s.plateau_factor
+    capped = bool(s.max_epochs_per_depth) and self.at_depth >= s.max_epochs_per_depth
+    forecast = phase == GROW and self._forecast_falls_short()
+    exhausted = self.since >= s.patience or capped or forecast
+    if forecast and not capped and self.since < s.patience:
+      why = (f'forecast: best {self.running_best[-1]:g}% + recent gain + margin '
+             f'{s.abandon_margin:g} < {self.goal:g}%')
+    else:
+      why = (f'cap of {s.max_epochs_per_depth} epochs' if capped
+             else f'no improvement for {s.patience} epochs')
+    # 3. Expansion.
+    if phase == GROW and _expands(self.config, exhausted, depth, self.best_acc,
+                                  self.best_by_depth, self.limit):
+      reason = f'depth {depth} converged at {self.best_acc:g}% ({why}); grow'
+      depth += 1
+      if s.reset_best_on_expansion:
+        self.best_acc = 0.0
+      self.best_epoch, self.since, self.at_depth, exhausted = None, 0, 0, False
+      self.running_best = []
+      learning_rate = s.learning_rate * s.expansion_lr_scale
+    # 4. The fine-tune flag: changes the rounding and nothing else.
+    if phase == GROW:
+      reached = s.mode != 'saturation' and self.best_acc >= self.goal
+      if exhausted or reached or depth == self.limit:
+        phase = FINETUNE
+        cause = (f'reached target - tolerance {self.goal:g}%' if reached
+                 else f'maximum depth {self.limit}' if depth == self.limit else why)
+        reason = (f'{reason}; ' if reason else '') + f'fine-tune depth {depth}: {cause}'
+        if s.finetune_learning_rate is not None:
+          learning_rate = s.finetune_learning_rate
+        if s.final_epochs and reached:  # a fixed schedule instead of waiting for the counter
+          self.final_rate, self.final_at, exhausted = learning_rate, 0, False
+    # 5. Stop.
+    if phase == FINETUNE and exhausted:
+      chosen, choice = _final_depth(self.config, depth, self.best_acc, self.best_by_depth)
+      return Plan(DONE, chosen, 0.0, f'fine-tuned: {why}; {choice}')
+    return Plan(phase, depth, learning_rate, reason)
+
+
+
+def replay(history: Sequence[dict], config, sizes: Sequence[dict] | None = None) -> Position:
+  """Folds `history` through the controller's rules: where the search stands after it."""
+  fold = Fold(config, sizes)
+  for record in history:
+    fold.push(record)
+  return fold.position
+
+
 def next_plan(history: Sequence[dict], config, sizes: Sequence[dict] | None = None) -> Plan:
   """The controller: where the search goes after the last epoch of `history`."""
-  if not history:
-    return start_plan(config)
-  last = history[-1]
-  if len(history) >= config.search.max_epochs_total:
-    return Plan(DONE, last['depth'], 0.0,
-                f'epoch cap reached ({config.search.max_epochs_total} in total)')
-
-  limit = depth_limit(config, sizes)
-  if last['phase'] == WARMUP:
-    if len(history) < config.warmup.epochs:
-      return Plan(WARMUP, last['depth'], config.warmup.learning_rate)
-    depth, why = start_depth(warmup_profile(history), config, limit)
-    return Plan(GROW, depth, config.search.learning_rate, f'warm-up finished; {why}')
-
-  seg = segment(history, config)
-  capped = seg.epochs >= config.search.max_epochs_per_depth
-  # With finetune_at_target a depth that reached the target is done growing at once: more
-  # epochs at it cannot change the depth chosen, they are fine-tuning.
-  at_target = (config.search.finetune_at_target and config.search.mode == 'target'
-               and seg.phase == GROW and seg.best_val_accuracy >= target_goal(config))
-  converged = capped or seg.since_best >= config.search.patience
-  if not converged and not at_target:
-    return Plan(seg.phase, seg.depth, seg.learning_rate)
-  if converged:
-    why = (f'cap of {config.search.max_epochs_per_depth} epochs' if capped
-           else f'no improvement for {config.search.patience} epochs')
-    why = f'depth {seg.depth} converged at {seg.best_val_accuracy:g}% ({why})'
-  else:
-    why = f'depth {seg.depth} reached {seg.best_val_accuracy:g}%'
-  if seg.phase == FINETUNE:
-    return Plan(DONE, seg.depth, 0.0, f'fine-tuned: {why}')
-  return after_convergence(history, seg, why, config, limit)
+  return replay(history, config, sizes).plan
 
 
-def after_convergence(history, seg: Segment, why: str, config, limit: int) -> Plan:
-  """Grow, or choose the depth to fine-tune, once the depth being grown has converged."""
-  mode = config.search.mode
-  goal = target_goal(config)
-  best = {d: row['best_val_accuracy'] for d, row in per_depth(history).items()}
-
-  def finetune(depth, reason):
-    return Plan(FINETUNE, depth, phase_learning_rate(FINETUNE, config, seg), f'{why}; {reason}')
-
-  def grow(reason):
-    return Plan(GROW, seg.depth + 1, config.search.learning_rate, f'{why}; {reason}')
-
-  if mode == 'saturation':
-    # Growth pays while depth d+1 beats depth d by min_gain; then take the shallowest
-    # depth within min_gain of the best seen.
-    min_gain = config.search.min_gain
-    gain = best[seg.depth] - best.get(seg.depth - 1, -math.inf)
-    if gain >= min_gain and seg.depth < limit:
-      if seg.depth - 1 not in best:
-        return grow('no shallower depth to compare with, grow')
-      return grow(f'gain {gain:.2f} >= {min_gain:g} points, grow')
-    top = max(best.values())
-    depth = min(d for d, acc in best.items() if acc >= top - min_gain)
-    stop = 'maximum depth' if gain >= min_gain else f'gain {gain:.2f} < {min_gain:g} points'
-    return finetune(depth, f'{stop}; depth {depth} is within {min_gain:g} of the best')
-
-  if seg.best_val_accuracy >= goal:
-    return finetune(seg.depth, f'reached target - tolerance {goal:g}%')
-  if seg.depth < limit:
-    return grow(f'below {goal:g}%, grow')
-  if mode == 'budget':
-    top = max(best.values())
-    depth = min(d for d, acc in best.items() if acc == top)
-    return finetune(depth, f'depth {limit} is the deepest within the budget; '
-                           f'depth {depth} is the best that fits')
-  return finetune(seg.depth, 'maximum depth, fine-tune as is')
-
-
-def per_depth(history: Sequence[dict]) -> dict[int, dict]:
-  """Epochs and best (unrounded) validation accuracy of every depth trained after warm-up."""
+def per_depth(history: Sequence[dict], config, sizes: Sequence[dict] | None = None
+              ) -> dict[int, dict]:
+  """Epochs of every depth trained after warm-up, and the validation accuracy of the weights
+  it keeps (the epoch of its last improvement: one definition of "best" everywhere)."""
+  kept = replay(history, config, sizes).kept
   rows = {}
   for record in history:
-    if record['phase'] not in (GROW, FINETUNE):
-      continue
-    row = rows.setdefault(record['depth'], {'depth': record['depth'], 'epochs': 0,
-                                            'best_val_accuracy': -math.inf})
-    row['epochs'] += 1
-    row['best_val_accuracy'] = max(row['best_val_accuracy'], record['val_accuracy'])
+    if record['phase'] in (GROW, FINETUNE):
+      row = rows.setdefault(record['depth'], {'depth': record['depth'], 'epochs': 0})
+      row['epochs'] += 1
+  for depth, row in rows.items():
+    row['best_epoch'] = kept[depth] + 1  # 1-based, as the history's 'epoch'
+    row['best_val_accuracy'] = history[kept[depth]]['val_accuracy']
   return dict(sorted(rows.items()))

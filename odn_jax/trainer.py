@@ -35,15 +35,6 @@ def model_info(config, model, ds) -> dict:
           'dataset': ds.name}
 
 
-def warmup_learning_rates(config, epoch: int, steps_per_epoch: int):
-  """The warm-up's cosine decay from its peak, one value per step of `epoch`."""
-  total = max(config.warmup.epochs * steps_per_epoch, 1)
-  peak = config.warmup.learning_rate
-  for i in range(steps_per_epoch):
-    t = (epoch * steps_per_epoch + i) / total
-    yield peak * 0.5 * (1.0 + math.cos(math.pi * t))
-
-
 class Search:
   """The mutable position of one run; everything in it is saved every epoch."""
 
@@ -53,7 +44,7 @@ class Search:
     self.variables = variables  # full {'params', 'state'}: every piece's latest weights
     self.warmup = variables  # full trees after warm-up ('warmup' growth reloads them)
     self.history: list[dict] = []
-    self.plan = search.next_plan([], config)
+    self.plan = search.start_plan(config)
     self.ts = self.fresh_train_state(self.plan)
     self.best = self.active(self.plan)  # best-on-validation weights of the current segment
     self.metrics = steps_lib.zero_metrics(self.num_heads(self.plan))  # of the epoch under way
@@ -98,38 +89,43 @@ class Search:
             'metrics': steps_lib.zero_metrics(self.num_heads(plan))}
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype), tree)
 
-  def keep_best(self):
-    """Called after each epoch: the segment's best epoch so far holds the weights to keep."""
+  def keep_best(self, position: search.Position):
+    """Called after each epoch: keeps its weights if the controller keeps them for the depth."""
     if self.plan.phase == search.WARMUP:
       return
-    seg = search.segment(self.history, self.config)
-    if seg.best_epoch == seg.epochs - 1:
+    if position.kept.get(self.plan.depth) == len(self.history) - 1:
       # A copy: the next step donates (and so deletes) the arrays of `ts`.
       self.best = jax.tree.map(jnp.copy, {'params': self.ts.params, 'state': self.ts.state})
 
   def move_to(self, plan, workdir):
-    """Leave the current (phase, depth) for `plan`: the one place the active depth changes."""
+    """Leave the current (phase, depth) for `plan`: the one place the active depth changes.
+
+    Fine-tuning the depth being grown changes nothing (same weights, optimizer and best);
+    a deeper depth starts from `growth.grown_variables` with a new optimizer, or with the
+    momentum of the pieces both depths share where the trained weights carry over.
+    """
     old = self.plan
+    self.plan = plan
     if old.phase == search.WARMUP:
       self.variables = {'params': partition.merge(self.variables['params'], self.ts.params),
                         'state': partition.merge(self.variables['state'], self.ts.state)}
       self.warmup = self.variables
-    else:
+    elif plan.depth == old.depth and plan.phase == search.FINETUNE:
+      return
+    else:  # the depth is left, or the search ends: the depth keeps its best weights
       self.variables = {k: partition.merge(self.variables[k], self.best[k]) for k in self.best}
       checkpoint.save_variables(checkpoint.depth_path(workdir, old.depth), self.best)
-    self.plan = plan
     if plan.phase == search.DONE:
+      if plan.depth != old.depth:  # a mode looked back to a shallower depth: its own weights
+        tagged, _ = checkpoint.load_variables(checkpoint.depth_path(workdir, plan.depth))
+        self.variables = {k: partition.merge(self.variables[k], tagged[k]) for k in tagged}
       return
-    back = plan.depth < old.depth and old.phase != search.WARMUP
-    if back:  # a mode chose a shallower depth: its own best weights, as it converged
-      tagged, _ = checkpoint.load_variables(checkpoint.depth_path(workdir, plan.depth))
-      self.variables = {k: partition.merge(self.variables[k], tagged[k]) for k in tagged}
-    elif plan.phase == search.GROW and old.phase != search.WARMUP:
+    grown = old.phase != search.WARMUP
+    if grown:
       self.variables = growth.grown_variables(self.variables, self.warmup, plan.depth,
                                               self.config.grow.init)
     new_ts = self.fresh_train_state(plan)
-    carry = old.phase != search.WARMUP and self.config.grow.init != 'warmup' and not back
-    if carry:  # momentum of the pieces both depths share
+    if grown and self.config.grow.init != 'warmup':  # momentum of the pieces both depths share
       new_ts = new_ts.replace(opt_state=partition.carry_over(self.ts.opt_state, new_ts.opt_state))
     self.ts, self.best = new_ts, self.active(plan)
     self.metrics = steps_lib.zero_metrics(self.num_heads(plan))
@@ -223,10 +219,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       run.ts, run.metrics = parallel.replicate((run.ts, run.metrics), mesh)
       if plan.phase == search.WARMUP:
         step = functools.partial(steps.warmup, one_pass=config.warmup.one_pass)
-        learning_rates = warmup_learning_rates(config, epoch, ds.steps_per_epoch)
       else:
         step = functools.partial(steps.train, depth=plan.depth)
-        learning_rates = itertools.repeat(plan.learning_rate)
+      learning_rates = itertools.repeat(plan.learning_rate)
       # A resumed epoch skips the steps it had done: the batches are a function of
       # (seed, epoch), so it sees exactly what an uninterrupted run would.
       batches = itertools.islice(ds.train_batches(epoch), run.epoch_step, None)
@@ -259,20 +254,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       val = epoch_lib.evaluate(steps.eval, run.ts.params, run.ts.state,
                                (parallel.shard_batch(b, mesh)
                                 for b in ds.eval_batches('validation')), depth)
+      val_count = ds.num_examples['validation']
       run.history.append({'epoch': epoch + 1, 'phase': plan.phase, 'depth': plan.depth,
                           'learning_rate': plan.learning_rate, 'loss': train_metrics['loss'],
                           'val_accuracy': float(val[-1]),
+                          # exact: the percentage was computed in float64 from the counts
+                          'val_correct': int(round(val[-1] * val_count / 100.0)),
+                          'val_count': val_count,
                           'val_accuracy_per_head': [float(v) for v in val],
                           'seconds': round(time.time() - epoch_started, 3),
                           'compile_s': round(compilation.seconds() - compile_started, 3)})
       run.epoch_step = 0
       run.metrics = steps_lib.zero_metrics(run.num_heads(plan))
-      run.keep_best()
-      seg = search.segment(run.history, config) if plan.phase != search.WARMUP else None
+      position = search.replay(run.history, config, sizes)
+      run.keep_best(position)
       say(f'{desc}: loss {train_metrics["loss"]:.4f}  val {val[-1]:.2f}%  '
-          + (f'best {seg.best_val_accuracy:g}%  ' if seg else '')
+          + (f'best {position.best_val_accuracy:g}%  ' if plan.phase != search.WARMUP else '')
           + f'target {config.search.target:g}%  lr {plan.learning_rate:.3g}')
-      next_plan = search.next_plan(run.history, config, sizes)
+      next_plan = position.plan
       if (next_plan.phase, next_plan.depth) != (plan.phase, plan.depth):
         say(f'-> {next_plan.phase} at depth {next_plan.depth}: {next_plan.reason}')
         run.move_to(next_plan, workdir)

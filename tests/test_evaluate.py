@@ -14,11 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def kept_val_accuracy(history, config, depth):
-  """Validation accuracy of the epoch whose weights depth `depth` kept when it converged
-  last (the reference compares rounded accuracies, so it is the first best, not the max)."""
-  last = max(i for i, h in enumerate(history) if h['depth'] == depth and h['phase'] != 'warmup')
-  seg = search.segment(history[:last + 1], config)
-  return history[last + 1 - seg.epochs + seg.best_epoch]['val_accuracy']
+  """Validation accuracy of the epoch whose weights depth `depth` kept (the controller
+  compares rounded accuracies, so it is the last improvement, not the max)."""
+  return search.per_depth(history, config)[depth]['best_val_accuracy']
 
 
 @pytest.fixture(scope='module')

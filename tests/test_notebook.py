@@ -22,3 +22,6 @@ def test_quickstart_notebook_runs(quickstart_run, monkeypatch):
   assert f'optimal depth {summary["optimal_depth"]}' in outputs
   assert f'exported model: {summary["test_accuracy"]:.2f}%' in outputs
   assert os.path.exists(os.path.join(workdir, 'optimal.jaxexport'))
+  assert f'subnet from Python: {summary["test_accuracy"]:.2f}%' in outputs
+  # Run in the clone: the first cell used it and installed nothing.
+  assert 'odn_jax from the clone at' in outputs

@@ -27,8 +27,16 @@ ARCHS = {
 }
 _EXPANSION = {'basic': 1, 'bottleneck': 4}
 
-# Kaiming-normal (fan-out) as the reference initialises its convolutions.
-_conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+# PyTorch's default initialisation, which the paper's networks use: conv and dense kernels
+# kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), variance 1/(3 fan_in); dense biases
+# U(+-1/sqrt(fan_in)). Behind BatchNorm the weight scale sets the effective learning rate.
+_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')
+
+
+def _bias_init(fan_in: int):
+  bound = 1.0 / fan_in**0.5
+  return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound,
+                                                                  bound)
 
 
 def block_key(i: int) -> str:
@@ -82,9 +90,9 @@ class _Conv(nn.Conv):
 
 
 def _conv(features, kernel, strides, train, dtype, name):
-  pad = (kernel - 1) // 2  # symmetric, as the reference (not XLA's 'SAME' for stride 2)
+  pad = (kernel - 1) // 2  # symmetric, as PyTorch's padding=1 (not XLA's 'SAME' for stride 2)
   return _Conv(features, (kernel, kernel), (strides, strides), padding=[(pad, pad)] * 2,
-               use_bias=False, kernel_init=_conv_init, dtype=dtype, name=name,
+               use_bias=False, kernel_init=_kernel_init, dtype=dtype, name=name,
                materialize_input=train and jax.default_backend() == 'cpu')
 
 
@@ -138,7 +146,9 @@ class Head(nn.Module):
   @nn.compact
   def __call__(self, x):
     x = jnp.mean(x, axis=(1, 2))
-    return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
+    dense = nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=_kernel_init,
+                     bias_init=_bias_init(x.shape[-1]))
+    return dense(x).astype(jnp.float32)
 
 
 @dataclasses.dataclass(frozen=True)

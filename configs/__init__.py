@@ -1,0 +1,1 @@
+"""The experiment configs; installed as `odn_jax.configs`, so `--config=NAME` finds them."""

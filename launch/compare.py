@@ -1,0 +1,30 @@
+r"""One table of several finished runs, from each workdir's summary.json.
+
+  python launch/compare.py /tmp/run_a /tmp/run_b [...] [--markdown=FILE]
+
+Columns: dataset, arch, search mode / start / growth, optimal depth, validation and test
+accuracy, params of the subnet, memory reduction, epochs, wall-clock seconds.
+"""
+
+from absl import flags
+
+from odn_jax import compare
+from odn_jax.launch_utils import run_main
+
+_MARKDOWN = flags.DEFINE_string('markdown', None, 'Also write the table as markdown to FILE.')
+
+
+def main(argv):
+  workdirs = argv[1:]
+  if not workdirs:
+    raise ValueError('give one or more workdirs: compare.py DIR1 DIR2 ... [--markdown=FILE]')
+  table = compare.rows(compare.load_summaries(workdirs))
+  print(compare.format_table(table))
+  if _MARKDOWN.value:
+    with open(_MARKDOWN.value, 'w') as f:
+      f.write(compare.format_table(table, markdown=True))
+    print(f'wrote {_MARKDOWN.value}')
+
+
+if __name__ == '__main__':
+  run_main(main)

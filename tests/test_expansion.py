@@ -1,0 +1,105 @@
+"""What the trainer does to weights and optimizer when the controller moves on.
+
+The paper's notebooks, on expansion: reload the warm-up weights, a new SGD (zero momentum);
+on setting the fine-tune flag: nothing (same weights, optimizer, best); at the end: the
+best-on-validation weights. odn_jax's carry-over (`grow.init='trained'`) keeps the trained
+pieces and their momentum instead.
+"""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from odn_jax import checkpoint, models, partition, search, trainer
+from odn_jax.train import steps as steps_lib
+
+from conftest import quickstart_config
+
+INPUT_SHAPE = (8, 8, 1)
+
+
+def shifted(tree, by):
+  return jax.tree.map(lambda x: x + by, tree)
+
+
+def momentum(ts):
+  return ts.opt_state.inner_state
+
+
+def make_run(init):
+  config = quickstart_config()
+  config.model.width = 4
+  config.model.max_depth = 3
+  config.grow.init = init
+  model = models.from_config(config, 10)
+  tx = steps_lib.make_optimizer(config.optim)
+  params, state = model.init(jax.random.key(0), INPUT_SHAPE)
+  return trainer.Search(config, model, tx, {'params': params, 'state': state}, 1)
+
+
+def train_at(run, by):
+  """Stands in for an epoch: weights and momentum move away from where they were."""
+  run.ts = run.ts.replace(params=shifted(run.ts.params, by),
+                          opt_state=run.ts.opt_state._replace(
+                              inner_state=shifted(momentum(run.ts), by)))
+
+
+def grown_past_warmup(run, tmp_path):
+  """Warm-up, then depth 1 trained twice: its best is the first epoch, not the last."""
+  assert run.plan.phase == search.WARMUP
+  train_at(run, 1.0)
+  warmup_params = jax.tree.map(jnp.copy, run.ts.params)
+  run.move_to(search.Plan(search.GROW, 1, 0.1), str(tmp_path))
+  train_at(run, 10.0)
+  best = jax.tree.map(jnp.copy, {'params': run.ts.params, 'state': run.ts.state})
+  run.best = best
+  train_at(run, 100.0)  # the last epoch: worse on validation, not kept
+  return warmup_params, best
+
+
+@pytest.mark.parametrize('init', ['warmup', 'trained'])
+def test_setting_the_finetune_flag_changes_nothing(init, tmp_path):
+  run = make_run(init)
+  _, best = grown_past_warmup(run, tmp_path)
+  ts = run.ts
+  run.move_to(search.Plan(search.FINETUNE, 1, 0.1), str(tmp_path))
+  assert run.ts is ts  # same weights, same optimizer with its momentum
+  assert run.best is best
+  assert run.plan.phase == search.FINETUNE
+
+
+def test_paper_expansion_reloads_the_warmup_weights_with_a_new_optimizer(tmp_path):
+  run = make_run('warmup')
+  warmup_params, best = grown_past_warmup(run, tmp_path)
+  run.move_to(search.Plan(search.GROW, 2, 0.05), str(tmp_path))
+  chex.assert_trees_all_equal(run.ts.params, partition.prefix(run.warmup['params'], 2))
+  chex.assert_trees_all_equal(run.ts.params['block_01'], warmup_params['block_01'])
+  chex.assert_trees_all_equal(
+      jax.tree.map(np.asarray, momentum(run.ts)),
+      jax.tree.map(np.zeros_like, momentum(run.ts)))
+  # Depth 1 keeps its best weights, not its last.
+  tagged, _ = checkpoint.load_variables(checkpoint.depth_path(str(tmp_path), 1))
+  chex.assert_trees_all_close(tagged['params'], best['params'])
+
+
+def test_carry_over_keeps_the_best_trained_pieces_and_their_momentum(tmp_path):
+  run = make_run('trained')
+  _, best = grown_past_warmup(run, tmp_path)
+  old_momentum = momentum(run.ts)
+  run.move_to(search.Plan(search.GROW, 2, 0.05), str(tmp_path))
+  chex.assert_trees_all_close(run.ts.params['block_01'], best['params']['block_01'])
+  chex.assert_trees_all_close(run.ts.params['stem'], best['params']['stem'])
+  # Momentum of the pieces both depths share is carried; the new block's starts at zero.
+  carried = jax.tree.leaves(momentum(run.ts))
+  assert any(np.any(np.asarray(x) != 0) for x in carried)
+  chex.assert_trees_all_close(
+      partition.carry_over(old_momentum, momentum(run.ts)), momentum(run.ts))
+
+
+def test_the_search_ends_with_the_best_weights_not_the_last(tmp_path):
+  run = make_run('warmup')
+  _, best = grown_past_warmup(run, tmp_path)
+  run.move_to(search.Plan(search.DONE, 1, 0.0), str(tmp_path))
+  chex.assert_trees_all_close(partition.prefix(run.variables['params'], 1), best['params'])

@@ -1,0 +1,102 @@
+"""The fast schedule's rules on recorded histories: the notebooks' own saved logs.
+
+Each log holds the validation accuracy of every epoch of a whole paper search (MNIST,
+Fashion-MNIST, SVHN). Replayed per depth, the forecast must never abandon a depth before the
+epoch it reached the goal, and should abandon the depths that never did well before the
+paper's 23 flat epochs.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from odn_jax import defaults, search
+
+LOGS = json.loads((Path(__file__).parent / 'data' / 'notebook_logs.json').read_text())
+
+
+def fast_config(log, **overrides):
+  config = defaults.base_config()
+  config.model.arch = 'resnet18' if log['max_depth'] == 8 else 'resnet34'
+  config.warmup.epochs = 0
+  config.search.target, config.search.tolerance = log['target'], log['tolerance']
+  config.search.abandon_margin = 1.0
+  config.search.abandon_min_epochs = 16
+  config.search.update(overrides)
+  return config
+
+
+def depth_curves(log):
+  curves = {}
+  for depth, correct in zip(log['depths'], log['val_correct']):
+    curves.setdefault(depth, []).append(correct)
+  return curves
+
+
+def grown_for(config, log, curve):
+  """Epochs the controller trains depth 1 on `curve` (then repeated flat) before leaving it."""
+  fold = search.Fold(config)
+  for epoch in range(400):
+    correct = curve[min(epoch, len(curve) - 1)]
+    fold.push({'phase': fold.plan.phase, 'depth': 1, 'val_correct': correct,
+               'val_count': log['val_total'], 'val_accuracy': 100.0 * correct / log['val_total']})
+    if fold.plan.phase != search.GROW or fold.plan.depth != 1:
+      return epoch + 1, fold.plan
+  raise AssertionError('never left depth 1')
+
+
+@pytest.mark.parametrize('name', sorted(LOGS))
+def test_forecast_never_abandons_a_depth_that_reaches_the_goal(name):
+  log = LOGS[name]
+  config = fast_config(log)
+  goal = log['target'] - log['tolerance']
+  saved = 0
+  for depth, curve in depth_curves(log).items():
+    accuracies = [100.0 * c / log['val_total'] for c in curve]
+    epochs, plan = grown_for(config, log, curve)
+    if max(accuracies) >= goal:  # the paper chose it: kept until it reached the goal
+      reached = next(i for i, a in enumerate(accuracies) if round(a, 1) >= goal) + 1
+      assert epochs == reached and plan.phase == search.FINETUNE, depth
+    else:
+      assert plan.depth == 2, depth  # abandoned or converged: the next depth
+      saved += len(curve) - epochs
+  assert saved > 0
+
+
+def test_forecast_saves_most_epochs_of_the_depths_that_fall_short():
+  spent = abandoned = 0
+  for log in LOGS.values():
+    goal = log['target'] - log['tolerance']
+    for curve in depth_curves(log).values():
+      if max(100.0 * c / log['val_total'] for c in curve) < goal:
+        spent += len(curve)
+        abandoned += grown_for(fast_config(log), log, curve)[0]
+  assert abandoned < 0.5 * spent
+
+
+def test_a_larger_margin_or_no_margin_changes_the_decision():
+  log = LOGS['fashionmnist']
+  curve = depth_curves(log)[1]  # best 91.4 % against a goal of 94 %
+  assert grown_for(fast_config(log), log, curve)[0] < 40
+  assert grown_for(fast_config(log, abandon_margin=None), log, curve)[0] == len(curve)
+
+
+def test_final_schedule_anneals_to_zero_and_ends():
+  config = defaults.base_config()
+  config.model.max_depth = 2
+  config.warmup.epochs = 0
+  config.search.target, config.search.tolerance = 90.0, 0.5
+  config.search.final_epochs = 4
+  fold = search.Fold(config)
+  rates = []
+  for accuracy in [80.0, 89.6, 89.0, 89.7, 89.2, 88.0]:
+    if fold.plan.phase == search.DONE:
+      break
+    rates.append((fold.plan.phase, fold.plan.learning_rate))
+    fold.push({'phase': fold.plan.phase, 'depth': fold.plan.depth, 'val_accuracy': accuracy})
+  assert [p for p, _ in rates] == ['grow', 'grow'] + ['finetune'] * 4
+  assert [r for _, r in rates[2:]] == pytest.approx(
+      [0.01, 0.01 * 0.853553, 0.005, 0.01 * 0.146447], rel=1e-5)
+  assert (fold.plan.phase, fold.plan.depth) == (search.DONE, 1)
+  assert fold.position.kept[1] == 3  # 89.7 at two decimals, the best of the final epochs
