@@ -105,7 +105,7 @@ def jax_rows():
 
     def step():
       holder['ts'], _ = steps.warmup(holder['ts'], steps_lib.zero_metrics(model.max_depth),
-                                     batch, 0.01, one_pass=one_pass)
+                                     batch, 0.01, depth=model.max_depth, one_pass=one_pass)
       return holder['ts'].params
 
     return timed(step, (), max(2, _STEPS.value // 3))

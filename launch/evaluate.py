@@ -4,7 +4,7 @@ r"""Accuracy of every depth head of a run, in one pass over a split.
   python launch/evaluate.py --workdir=DIR --weights=all   # full tree + each depth + subnet
   python launch/evaluate.py --workdir=DIR --early_exit    # accuracy vs FLOPs per threshold
 
---weights: `optimal` the extracted subnet (its early-exit heads 1..d*), `full` the full
+--weights: `optimal` the extracted subnet (with its early exits, heads 1..d*), `full` the full
 tree of the latest epoch checkpoint (every head), `tags` the best weights each depth had
 when it converged (checkpoints/depth_NN), `all` the three at once. The numbers are those
 the training run measured for the same weights (validation and test accuracy).
@@ -41,9 +41,13 @@ def thresholds() -> list[float]:
 
 
 def early_exit_main(run, split: str):
-  if _WEIGHTS.value not in ('optimal', 'full'):
-    raise FlagError('--early_exit runs through the heads of --weights=optimal (default) or full')
-  variables, depth = evaluation.load_weights(run.workdir, _WEIGHTS.value)
+  if _WEIGHTS.value != 'optimal':
+    raise FlagError('--early_exit runs through the extracted subnet\'s heads (--weights=optimal)')
+  if run.info is not None and not run.info.get('early_exit_epochs'):
+    # Heads 1..d*-1 not trained on the final trunk are stale: their numbers would mislead.
+    raise FlagError(f'the subnet in {run.workdir} has no early exits trained on its final '
+                    'trunk (config.early_exit_epochs was 0, or the run predates them)')
+  variables, depth = evaluation.load_weights(run.workdir, 'optimal')
   model = run.model
   outputs = evaluation.head_outputs(model, variables, run.ds.eval_batches(split), depth)
   flops = [size.forward_flops(model, run.ds.input_shape, d) for d in range(1, depth + 1)]
@@ -53,7 +57,7 @@ def early_exit_main(run, split: str):
     print(json.dumps({'split': split, 'weights': _WEIGHTS.value, 'sweep': rows,
                       'per_head': heads}, indent=1))
     return
-  print(f'early exit through heads 1..{depth} of the {_WEIGHTS.value} weights, {split} split')
+  print(f'early exit through heads 1..{depth} of the extracted subnet, {split} split')
   print(f'{"threshold":>9} {"accuracy":>9} {"MFLOPs/example":>15}  exits per head')
   for r in rows:
     print(f'{r["threshold"]:>9.3g} {r["accuracy"]:>8.2f}% {r["mean_flops"] / 1e6:>15.3f}  '

@@ -16,7 +16,6 @@ import orbax.checkpoint as ocp
 
 from odn_jax import partition, workdir as workdir_lib
 from odn_jax.errors import NotFoundError, UserError
-from odn_jax.workdir import depth_path, optimal_path  # pylint: disable=unused-import
 
 
 class CheckpointError(UserError, ValueError):
@@ -84,10 +83,12 @@ def save_variables(path: str, variables: dict, model_info: dict | None = None):
   workdir_lib.write_folder(path, write, collective=True)
 
 
-def save_optimal(workdir: str, variables: dict, depth: int, model_info: dict):
-  """The extracted subnet: stem, blocks 1..depth and heads 1..depth (early exits)."""
-  subnet = {k: partition.extract(v, depth, heads='all') for k, v in variables.items()}
-  save_variables(optimal_path(workdir), subnet, {**model_info, 'depth': depth})
+def save_optimal(workdir: str, variables: dict, depth: int, model_info: dict,
+                 heads: str = 'all'):
+  """The extracted subnet: stem, blocks 1..depth and head `depth` (heads='all': every head
+  up to it, the early exits)."""
+  subnet = {k: partition.extract(v, depth, heads=heads) for k, v in variables.items()}
+  save_variables(workdir_lib.optimal_path(workdir), subnet, {**model_info, 'depth': depth})
 
 
 def load_variables(path: str) -> tuple[dict, dict | None]:

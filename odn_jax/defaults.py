@@ -115,6 +115,12 @@ def base_config() -> ml_collections.ConfigDict:
   # ('trained' with the new block starting as the identity).
   config.grow.init = 'warmup'
 
+  # The extracted subnet keeps heads 1..d*-1 as early exits. They last trained before the
+  # blocks under them moved on, so after the search they train this many epochs more on the
+  # final trunk (frozen: its blocks and head d* are unchanged) at search.learning_rate.
+  # 0: the subnet keeps its last head only, and no early-exit numbers are reported.
+  config.early_exit_epochs = 2
+
   # JAX's persistent compilation cache: each depth's programs are compiled once per
   # machine, not once per run ('' leaves JAX's own setting).
   config.compilation_cache_dir = '~/.cache/odn_jax/jax'

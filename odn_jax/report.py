@@ -12,11 +12,20 @@ from odn_jax import models, search, size, workdir as workdir_lib
 from odn_jax.models import ResNet
 
 
+def kept_val_accuracy(history, tried: dict, depth: int) -> float:
+  """Validation accuracy of the weights extracted at `depth`: those the controller kept for
+  it, or the warm-up's last epoch when the search ended before any depth trained."""
+  if depth in tried:
+    return tried[depth]['best_val_accuracy']
+  return history[-1]['val_accuracy_per_head'][depth - 1]
+
+
 def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s: float) -> dict:
   depth = plan.depth
   params_table = size.depth_table(model, ds.input_shape, flops=bool(config.search.budget.flops))
   tried = search.per_depth(history, config, params_table)
-  sizes = {row['depth']: row for row in size.depth_table(model, ds.input_shape, max(tried))}
+  sizes = {row['depth']: row
+           for row in size.depth_table(model, ds.input_shape, max([depth, *tried]))}
   full = params_table[-1]
   return {
       'dataset': ds.name,
@@ -27,7 +36,7 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
       'optimal_depth': depth,
       'target_accuracy': config.search.target,
       'tolerance': config.search.tolerance,
-      'val_accuracy': tried[depth]['best_val_accuracy'],  # of the weights kept
+      'val_accuracy': kept_val_accuracy(history, tried, depth),
       'test_accuracy': test_accuracy,
       'params_optimal': sizes[depth]['params'],
       'params_full': full['params'],
@@ -186,7 +195,8 @@ def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> s
   if not workdir_lib.is_writer():
     return path
   sizes = size.depth_table(model, s['input_shape'])
-  early_exit_rows = s.get('early_exit')
+  # Early exits whose heads were not trained on the final trunk are stale: not reported.
+  early_exit_rows = s.get('early_exit') if s.get('early_exit_epochs') else None
   plots = _plots(workdir, s, history, sizes, early_exit_rows)
   lines = [
       f'# Optimal depth of {s["arch"]} on {s["dataset"]}', '',
@@ -212,6 +222,9 @@ def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> s
               f'{r["compile_pct"]:.1f}% |' for r in s['compile']]
   if early_exit_rows:
     lines += ['', '## Early exit (test split)', '',
+              f'Heads 1..{s["optimal_depth"] - 1} trained {s["early_exit_epochs"]} more epochs '
+              'after the search on the final trunk, frozen: the blocks and head '
+              f'{s["optimal_depth"]} are those measured above.', '',
               '| threshold | accuracy | MFLOPs / example | exits per head |', '|---|---|---|---|']
     lines += [f'| {r["threshold"]:.2f} | {r["accuracy"]:.2f}% | {r["mean_flops"] / 1e6:.2f} | '
               f'{r["exits_per_head"]} |' for r in early_exit_rows]

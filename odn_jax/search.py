@@ -48,6 +48,19 @@ class Plan:
   learning_rate: float
   reason: str = ''
 
+  @property
+  def done(self) -> bool:
+    return self.phase == DONE
+
+  @property
+  def heads(self) -> str:
+    """The heads that train: every head up to `depth` in the warm-up ('all'), else 'last'."""
+    return 'all' if self.phase == WARMUP else 'last'
+
+  @property
+  def num_heads(self) -> int:
+    return self.depth if self.heads == 'all' else 1
+
 
 @dataclasses.dataclass(frozen=True)
 class Position:

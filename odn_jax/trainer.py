@@ -2,12 +2,20 @@
 
   warm-up (all heads) -> grow(1) -> ... -> grow(d*) -> finetune(d*) -> extract(d*)
 
-`odn_jax.search` decides where to go after every epoch, `odn_jax.growth` is where the
-depth changes, `odn_jax.checkpoint` makes every epoch resumable; this module only runs
-epochs and moves weights between them.
+  setup
+  while the plan is not done:
+    record = run_epoch(...)          # train, then validate: one history record
+    plan = controller(history)       # odn_jax.search
+    run.move_to(plan)                # the one place weights move between depths
+    save()                           # odn_jax.checkpoint: every epoch resumable
+  extract, test and report
+
+`odn_jax.search` decides where to go after every epoch, `odn_jax.growth` what a deeper
+network starts from; this module only runs epochs and moves weights between them.
 """
 
 import contextlib
+import dataclasses
 import functools
 import itertools
 import math
@@ -19,14 +27,14 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from odn_jax import (checkpoint, compilation, data, early_exit, evaluation, growth, models,
                      parallel, partition, report, search, size, workdir as workdir_lib)
 from odn_jax.errors import ConfigError
+from odn_jax.models import head_key
 from odn_jax.train import epoch as epoch_lib
 from odn_jax.train import steps as steps_lib
-from odn_jax.train.steps import TrainState
+
 
 def model_info(config, model, ds) -> dict:
   """What a reader of the extracted subnet needs to rebuild and feed it."""
@@ -35,100 +43,106 @@ def model_info(config, model, ds) -> dict:
           'dataset': ds.name}
 
 
-class Search:
-  """The mutable position of one run; everything in it is saved every epoch."""
+class RunState:
+  """Where one run stands: what `plan` trains, the weights kept so far, the history.
 
-  def __init__(self, config, model, tx, variables, steps_per_epoch: int):
+  All of it is saved every epoch (`tree`, `meta`), so a resumed run goes on exactly where
+  an uninterrupted one would.
+  """
+
+  def __init__(self, config, model, tx, variables: dict, steps_per_epoch: int):
     self.config, self.model, self.tx = config, model, tx
     self.steps_per_epoch = steps_per_epoch
-    self.variables = variables  # full {'params', 'state'}: every piece's latest weights
-    self.warmup = variables  # full trees after warm-up ('warmup' growth reloads them)
     self.history: list[dict] = []
     self.plan = search.start_plan(config)
-    self.ts = self.fresh_train_state(self.plan)
-    self.best = self.active(self.plan)  # best-on-validation weights of the current segment
-    self.metrics = steps_lib.zero_metrics(self.num_heads(self.plan))  # of the epoch under way
-    self.epoch_step = 0  # steps of that epoch already done (> 0 only after a preemption)
+    self.variables = variables  # full {'params', 'state'}: every piece's weights as kept
+    # What 'warmup' growth reloads: the warm-up's weights (the initial ones until then).
+    self.warmup = variables if self.keeps_warmup else None
+    self.ts, self.best, self.metrics = self.fresh(self.plan)
+    self.epoch_step = 0  # steps of the epoch under way already done (> 0 after a preemption)
     self.elapsed_s = 0.0
 
-  def num_heads(self, plan) -> int:
-    return self.model.max_depth if plan.phase == search.WARMUP else 1
+  @property
+  def keeps_warmup(self) -> bool:
+    return self.config.grow.init == 'warmup'
 
   @property
   def global_step(self) -> int:
     return len(self.history) * self.steps_per_epoch + self.epoch_step
 
-  def active(self, plan) -> dict:
-    """{'params', 'state'} that `plan` trains: the warm-up trains every block and head."""
-    if plan.phase == search.WARMUP:
-      return {k: partition.prefix(v, self.model.max_depth, heads='all')
-              for k, v in self.variables.items()}
-    return {k: partition.prefix(v, plan.depth) for k, v in self.variables.items()}
+  def fresh(self, plan, variables=None):
+    """(train state, best, epoch metrics) of a plan that starts now from `variables`."""
+    variables = self.variables if variables is None else variables
+    active = {k: partition.prefix(v, plan.depth, plan.heads) for k, v in variables.items()}
+    ts = steps_lib.create_train_state(self.tx, active['params'], active['state'])
+    return ts, active, steps_lib.zero_metrics(plan.num_heads)
 
-  def fresh_train_state(self, plan) -> TrainState:
-    active = self.active(plan)
-    return steps_lib.create_train_state(self.tx, active['params'], active['state'])
+  def _saved(self, plan, variables, warmup, ts, best, metrics) -> dict:
+    tree = {'variables': variables}
+    if not plan.done:  # a finished search trains nothing more
+      tree.update(ts=ts, best=best, metrics=metrics)
+    if self.keeps_warmup:
+      tree['warmup'] = warmup
+    return tree
 
   def tree(self) -> dict:
-    return {'variables': self.variables, 'warmup': self.warmup, 'ts': self.ts, 'best': self.best,
-            'metrics': self.metrics}
+    return self._saved(self.plan, self.variables, self.warmup, self.ts, self.best, self.metrics)
+
+  def template(self, plan) -> dict:
+    """The shapes of `tree()` when the run stands at `plan`, allocating nothing."""
+    return jax.eval_shape(
+        lambda v: self._saved(plan, v, v, *self.fresh(plan, v)), self.variables)
 
   def meta(self) -> dict:
-    return {'history': self.history, 'plan': vars(self.plan), 'epoch_step': self.epoch_step,
-            'elapsed_s': self.elapsed_s}
+    return {'history': self.history, 'plan': dataclasses.asdict(self.plan),
+            'epoch_step': self.epoch_step, 'elapsed_s': self.elapsed_s}
 
-  def restore(self, tree, meta):
-    self.variables, self.warmup, self.ts, self.best, self.metrics = (
-        tree['variables'], tree['warmup'], tree['ts'], tree['best'], tree['metrics'])
+  def restore(self, tree: dict, meta: dict):
     self.history, self.plan = meta['history'], search.Plan(**meta['plan'])
     self.epoch_step, self.elapsed_s = meta['epoch_step'], meta['elapsed_s']
-
-  def template(self, plan):
-    """The shape of the saved tree when the run stands at `plan`."""
-    tree = {**self.tree(), 'ts': self.fresh_train_state(plan), 'best': self.active(plan),
-            'metrics': steps_lib.zero_metrics(self.num_heads(plan))}
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype), tree)
+    self.variables, self.warmup = tree['variables'], tree.get('warmup')
+    self.ts, self.best, self.metrics = tree.get('ts'), tree.get('best'), tree.get('metrics')
 
   def keep_best(self, position: search.Position):
-    """Called after each epoch: keeps its weights if the controller keeps them for the depth."""
-    if self.plan.phase == search.WARMUP:
-      return
+    """After each epoch: keeps its weights if the controller keeps them for the depth."""
     if position.kept.get(self.plan.depth) == len(self.history) - 1:
       # A copy: the next step donates (and so deletes) the arrays of `ts`.
-      self.best = jax.tree.map(jnp.copy, {'params': self.ts.params, 'state': self.ts.state})
+      self.best = jax.tree.map(jnp.copy, {'params': self.ts.params,
+                                          'state': self.ts.batch_stats})
 
-  def move_to(self, plan, workdir):
-    """Leave the current (phase, depth) for `plan`: the one place the active depth changes.
+  def move_to(self, plan, workdir: str):
+    """Leaves the current plan for `plan`: the one place the active depth changes.
 
-    Fine-tuning the depth being grown changes nothing (same weights, optimizer and best);
-    a deeper depth starts from `growth.grown_variables` with a new optimizer, or with the
-    momentum of the pieces both depths share where the trained weights carry over.
+    The same depth training on (a new rate, or the fine-tune flag) changes nothing else:
+    same weights, optimizer and best. A depth left keeps its best weights (also saved as
+    its depth tag); the next starts from `growth.grown_variables` with a new optimizer, or
+    with the momentum of the pieces both depths share where the trained weights carry over.
     """
-    old = self.plan
-    self.plan = plan
-    if old.phase == search.WARMUP:
-      self.variables = {'params': partition.merge(self.variables['params'], self.ts.params),
-                        'state': partition.merge(self.variables['state'], self.ts.state)}
-      self.warmup = self.variables
-    elif plan.depth == old.depth and plan.phase == search.FINETUNE:
+    old, self.plan = self.plan, plan
+    if plan.depth == old.depth and old.phase != search.WARMUP and not plan.done:
       return
-    else:  # the depth is left, or the search ends: the depth keeps its best weights
+    if old.phase == search.WARMUP:  # every head as the warm-up's last epoch left it
+      self.variables = {'params': partition.merge(self.variables['params'], self.ts.params),
+                        'state': partition.merge(self.variables['state'], self.ts.batch_stats)}
+      if self.keeps_warmup:
+        self.warmup = self.variables
+    else:
       self.variables = {k: partition.merge(self.variables[k], self.best[k]) for k in self.best}
-      checkpoint.save_variables(checkpoint.depth_path(workdir, old.depth), self.best)
-    if plan.phase == search.DONE:
+      checkpoint.save_variables(workdir_lib.depth_path(workdir, old.depth), self.best)
+    if plan.done:
       if plan.depth != old.depth:  # a mode looked back to a shallower depth: its own weights
-        tagged, _ = checkpoint.load_variables(checkpoint.depth_path(workdir, plan.depth))
+        tagged, _ = checkpoint.load_variables(workdir_lib.depth_path(workdir, plan.depth))
         self.variables = {k: partition.merge(self.variables[k], tagged[k]) for k in tagged}
+      self.ts = self.best = self.metrics = None
       return
     grown = old.phase != search.WARMUP
     if grown:
       self.variables = growth.grown_variables(self.variables, self.warmup, plan.depth,
                                               self.config.grow.init)
-    new_ts = self.fresh_train_state(plan)
+    ts, self.best, self.metrics = self.fresh(plan)
     if grown and self.config.grow.init != 'warmup':  # momentum of the pieces both depths share
-      new_ts = new_ts.replace(opt_state=partition.carry_over(self.ts.opt_state, new_ts.opt_state))
-    self.ts, self.best = new_ts, self.active(plan)
-    self.metrics = steps_lib.zero_metrics(self.num_heads(plan))
+      ts = ts.replace(opt_state=partition.carry_over(self.ts.opt_state, ts.opt_state))
+    self.ts = ts
 
 
 def check_config(config):
@@ -140,6 +154,8 @@ def check_config(config):
   if config.batch_size < 1 or config.eval_batch_size < 1:
     raise ConfigError('config.batch_size and config.eval_batch_size must be >= 1, got '
                       f'{config.batch_size} and {config.eval_batch_size}')
+  if config.early_exit_epochs < 0:
+    raise ConfigError(f'config.early_exit_epochs must be >= 0, got {config.early_exit_epochs}')
 
 
 class Preempted(Exception):
@@ -164,6 +180,146 @@ def sigterm_flag():
     signal.signal(signal.SIGTERM, previous)
 
 
+class Setup:
+  """What every epoch uses and nothing changes: data, mesh, network, steps, sizes."""
+
+  def __init__(self, config, quiet: bool):
+    self.config, self.quiet = config, quiet
+    self.ds = data.load(config)
+    self.mesh = parallel.make_mesh()
+    self.model = models.from_config(config, self.ds.num_classes)
+    self.tx = steps_lib.make_optimizer(config.optim)
+    self.steps = steps_lib.make_steps(self.model, self.tx)
+    # Sizes per depth, for a budget; FLOPs only when the budget limits them.
+    self.sizes = size.depth_table(self.model, self.ds.input_shape, search.max_depth(config),
+                                  flops=bool(config.search.budget.flops))
+
+  def say(self, *args):
+    if not self.quiet:
+      print(*args, flush=True)
+
+  def batches(self, split: str, epoch: int = 0, skip: int = 0, count: int | None = None):
+    """A split's batches, sharded over the mesh: the training split in epoch `epoch`'s
+    order from its `skip`-th batch, or an evaluation split whole."""
+    if split == 'train':
+      batches = itertools.islice(self.ds.train_batches(epoch), skip,
+                                 None if count is None else skip + count)
+    else:
+      batches = self.ds.eval_batches(split)
+    return (parallel.shard_batch(b, self.mesh) for b in batches)
+
+  def step(self, plan):
+    """The jitted step that trains `plan`."""
+    if plan.heads == 'all':
+      return functools.partial(self.steps.warmup, depth=plan.depth,
+                               one_pass=self.config.warmup.one_pass)
+    return functools.partial(self.steps.train, depth=plan.depth)
+
+
+def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | None:
+  """Trains the rest of the epoch `run` stands in, then validates every head it trains.
+
+  Returns the epoch's history record (also appended to `run.history`), or None when
+  `stop()` cut the epoch short: `run` then stands inside it, ready to be saved.
+  """
+  config, plan, epoch = setup.config, run.plan, len(run.history)
+  started, compile_started = time.time(), compilation.seconds()
+  # One placement for every epoch's inputs: a fresh state or metrics on the default
+  # device would be a new input sharding, and compile the same step a second time.
+  run.ts, run.metrics = parallel.replicate((run.ts, run.metrics), setup.mesh)
+  # A resumed epoch skips the steps it had done: the batches are a function of
+  # (seed, epoch), so it sees exactly what an uninterrupted run would.
+  todo = setup.ds.steps_per_epoch - run.epoch_step
+  run.ts, run.metrics, done = epoch_lib.train_epoch(
+      setup.step(plan), run.ts, run.metrics, setup.batches('train', epoch, run.epoch_step),
+      itertools.repeat(plan.learning_rate), todo, f'epoch {epoch + 1} {plan.phase} '
+      f'd={plan.depth}', setup.quiet, stop=stop)
+  run.epoch_step += done
+  if done < todo:
+    return None
+  loss = epoch_lib.summarize(run.metrics)['loss']
+  if not math.isfinite(loss):
+    raise NonFiniteLoss(
+        f'training loss is {loss} at epoch {epoch + 1} ({plan.phase}, depth {plan.depth}, '
+        f'lr {plan.learning_rate:g}); the last good checkpoint in the workdir is intact: '
+        'lower the learning rate and rerun')
+  if config.precise_bn_batches:
+    run.ts = run.ts.replace(batch_stats=epoch_lib.precise_batch_stats(
+        setup.steps.batch_stats, run.ts.params, run.ts.batch_stats,
+        setup.batches('train', epoch, count=config.precise_bn_batches), plan.depth))
+  val = epoch_lib.evaluate(setup.steps.eval, run.ts.params, run.ts.batch_stats,
+                           setup.batches('validation'), plan.depth)
+  val_count = setup.ds.num_examples['validation']
+  record = {'epoch': epoch + 1, 'phase': plan.phase, 'depth': plan.depth,
+            'learning_rate': plan.learning_rate, 'loss': loss,
+            'val_accuracy': float(val[-1]),
+            # exact: the percentage was computed in float64 from the counts
+            'val_correct': int(round(val[-1] * val_count / 100.0)),
+            'val_count': val_count,
+            'val_accuracy_per_head': [float(v) for v in val],
+            'seconds': round(time.time() - started, 3),
+            'compile_s': round(compilation.seconds() - compile_started, 3)}
+  run.history.append(record)
+  run.epoch_step, run.metrics = 0, steps_lib.zero_metrics(plan.num_heads)
+  return record
+
+
+def epoch_line(record: dict, position: search.Position, config) -> str:
+  best = position.best_val_accuracy if record['depth'] in position.kept else None
+  return (f'epoch {record["epoch"]} {record["phase"]} d={record["depth"]}: loss '
+          f'{record["loss"]:.4f}  val {record["val_accuracy"]:.2f}%  '
+          + ('' if best is None else f'best {best:g}%  ')
+          + f'target {config.search.target:g}%  lr {record["learning_rate"]:.3g}')
+
+
+def train_exits(variables: dict, depth: int, first_epoch: int, setup: Setup) -> dict:
+  """`variables` with heads 1..depth-1 trained `config.early_exit_epochs` epochs on the
+  frozen trunk of depth `depth` (its blocks and head `depth` stay as they are)."""
+  config = setup.config
+  trunk = parallel.replicate({k: partition.prefix(v, depth) for k, v in variables.items()},
+                             setup.mesh)
+  exits = {head_key(d): variables['params'][head_key(d)] for d in range(1, depth)}
+  ts = parallel.replicate(steps_lib.create_train_state(setup.tx, exits, {}), setup.mesh)
+  metrics = parallel.replicate(steps_lib.zero_metrics(depth - 1), setup.mesh)
+  step = functools.partial(setup.steps.heads, trunk=trunk, depth=depth)
+  for epoch in range(first_epoch, first_epoch + config.early_exit_epochs):
+    ts, metrics, _ = epoch_lib.train_epoch(
+        step, ts, metrics, setup.batches('train', epoch),
+        itertools.repeat(config.search.learning_rate), setup.ds.steps_per_epoch,
+        f'early exits, epoch {epoch - first_epoch + 1}', setup.quiet)
+  trained = epoch_lib.summarize(metrics)
+  setup.say(f'early exits: heads 1..{depth - 1} trained {config.early_exit_epochs} epochs on '
+            f'the final trunk: loss {trained["loss"]:.4f}, train accuracy '
+            + ' '.join(f'{a:.1f}%' for a in trained['accuracy']))
+  return {'params': partition.merge(variables['params'], ts.params),
+          'state': variables['state']}
+
+
+def extract_and_report(run: RunState, setup: Setup, workdir: str, started: float) -> dict:
+  """Saves the optimal subnet, tests it once (with its early exits), writes the results."""
+  config, model, ds = setup.config, setup.model, setup.ds
+  depth, variables = run.plan.depth, run.variables
+  exit_epochs = config.early_exit_epochs if depth > 1 else 0
+  if exit_epochs:
+    variables = train_exits(variables, depth, len(run.history), setup)
+  checkpoint.save_optimal(workdir, variables, depth,
+                          {**model_info(config, model, ds), 'early_exit_epochs': exit_epochs},
+                          heads='all' if exit_epochs else 'last')
+  # The test split is seen once, by the extracted subnet as saved.
+  subnet, _ = checkpoint.load_variables(workdir_lib.optimal_path(workdir))
+  outputs = evaluation.head_outputs(model, subnet, setup.batches('test'), depth)
+  summary = report.summary(config, model, ds, run.history, run.plan,
+                           test_accuracy=outputs.accuracy[-1],
+                           wall_clock_s=time.time() - started)
+  if exit_epochs:
+    flops = [size.forward_flops(model, ds.input_shape, d) for d in range(1, depth + 1)]
+    summary['early_exit'] = early_exit.sweep(outputs, flops)
+    summary['early_exit_epochs'] = exit_epochs
+  report.write_summary(workdir, summary)
+  report.write_report(workdir, summary, run.history, model)
+  return summary
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        should_stop: Callable[[list], bool] = lambda history: False,
                        quiet: bool = False) -> dict | None:
@@ -177,127 +333,54 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   finished = workdir_lib.prepare(config, workdir)
   if finished is not None:
     return finished
-  say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
   compilation.enable_cache(config.compilation_cache_dir)
-
-  ds = data.load(config)
-  mesh = parallel.make_mesh()
-  model = models.from_config(config, ds.num_classes)
-  tx = steps_lib.make_optimizer(config.optim)
-  steps = steps_lib.make_steps(model, tx)
-  params, state = model.init(jax.random.key(config.seed), ds.input_shape)
-  run = Search(config, model, tx, {'params': params, 'state': state}, ds.steps_per_epoch)
-  # Sizes per depth, for a budget; FLOPs only when the budget limits them (one compile each).
-  sizes = size.depth_table(model, ds.input_shape, search.max_depth(config),
-                           flops=bool(config.search.budget.flops))
+  setup = Setup(config, quiet)
+  model = setup.model
+  params, state = model.init(jax.random.key(config.seed), setup.ds.input_shape)
+  run = RunState(config, model, setup.tx, {'params': params, 'state': state},
+                 setup.ds.steps_per_epoch)
 
   mngr = checkpoint.manager(workdir, config.checkpoint.keep)
-  if mngr.latest_step() is not None:
-    meta = checkpoint.restore_meta(mngr, mngr.latest_step())
-    run.restore(checkpoint.restore_tree(mngr, mngr.latest_step(),
-                                        run.template(search.Plan(**meta['plan']))), meta)
-    say(f'resumed {workdir} at epoch {len(run.history) + 1}, step {run.epoch_step}: '
-        f'{run.plan.phase} at depth {run.plan.depth}')
-  else:
-    say(f'{run.plan.phase} at depth {run.plan.depth}: {run.plan.reason}')
-  run.restore(parallel.replicate(run.tree(), mesh), run.meta())
-
-  def save():
-    if mngr.latest_step() == run.global_step:  # preempted right after a save: nothing new
-      return
-    run.elapsed_s = time.time() - started
-    checkpoint.save_epoch(mngr, run.global_step, run.tree(), run.meta())
-
   writer = report.MetricWriter(workdir)
-  started = time.time() - run.elapsed_s
-  with sigterm_flag() as preempted:
-    while run.plan.phase != search.DONE:
-      plan, epoch = run.plan, len(run.history)
-      epoch_started, compile_started = time.time(), compilation.seconds()
-      # One placement for every epoch's inputs: a fresh state or metrics on the default
-      # device would be a new input sharding, and compile the same step a second time.
-      run.ts, run.metrics = parallel.replicate((run.ts, run.metrics), mesh)
-      if plan.phase == search.WARMUP:
-        step = functools.partial(steps.warmup, one_pass=config.warmup.one_pass)
-      else:
-        step = functools.partial(steps.train, depth=plan.depth)
-      learning_rates = itertools.repeat(plan.learning_rate)
-      # A resumed epoch skips the steps it had done: the batches are a function of
-      # (seed, epoch), so it sees exactly what an uninterrupted run would.
-      batches = itertools.islice(ds.train_batches(epoch), run.epoch_step, None)
-      learning_rates = itertools.islice(learning_rates, run.epoch_step, None)
-      desc = f'epoch {epoch + 1} {plan.phase} d={plan.depth}'
-      run.ts, run.metrics, done = epoch_lib.train_epoch(
-          step, run.ts, run.metrics, (parallel.shard_batch(b, mesh) for b in batches),
-          learning_rates, ds.steps_per_epoch - run.epoch_step, desc, quiet,
-          stop=preempted.is_set)
-      run.epoch_step += done
-      if run.epoch_step < ds.steps_per_epoch:  # SIGTERM: save the position inside the epoch
+  try:
+    step = mngr.latest_step()
+    if step is not None:
+      meta = checkpoint.restore_meta(mngr, step)
+      run.restore(checkpoint.restore_tree(mngr, step, run.template(search.Plan(**meta['plan']))),
+                  meta)
+      setup.say(f'resumed {workdir} at epoch {len(run.history) + 1}, step {run.epoch_step}: '
+                f'{run.plan.phase} at depth {run.plan.depth}')
+    else:
+      setup.say(f'{run.plan.phase} at depth {run.plan.depth}: {run.plan.reason}')
+    run.restore(parallel.replicate(run.tree(), setup.mesh), run.meta())
+    started = time.time() - run.elapsed_s
+
+    def save():
+      if mngr.latest_step() == run.global_step:  # preempted right after a save: nothing new
+        return
+      run.elapsed_s = time.time() - started
+      checkpoint.save_epoch(mngr, run.global_step, run.tree(), run.meta())
+
+    with sigterm_flag() as preempted:
+      while not run.plan.done:
+        record = run_epoch(run, setup, stop=preempted.is_set)
+        if record is None:  # SIGTERM: save the position inside the epoch
+          save()
+          raise Preempted(f'preempted at epoch {len(run.history) + 1}, step {run.epoch_step}; '
+                          f'saved to {workdir}: rerun the same command to resume')
+        position = search.replay(run.history, config, setup.sizes)
+        run.keep_best(position)
+        setup.say(epoch_line(record, position, config))
+        plan = position.plan
+        if (plan.phase, plan.depth) != (record['phase'], record['depth']):
+          setup.say(f'-> {plan.phase} at depth {plan.depth}: {plan.reason}')
+        run.move_to(plan, workdir)
+        report.write_history(workdir, run.history)
+        writer.write_epoch(record)
         save()
-        mngr.close()
-        raise Preempted(f'preempted at epoch {epoch + 1}, step {run.epoch_step}; saved to '
-                        f'{workdir}: rerun the same command to resume')
-
-      train_metrics = epoch_lib.summarize(run.metrics)
-      if not math.isfinite(train_metrics['loss']):
-        mngr.close()
-        raise NonFiniteLoss(
-            f'training loss is {train_metrics["loss"]} at epoch {epoch + 1} ({plan.phase}, '
-            f'depth {plan.depth}, lr {plan.learning_rate:g}); the last good checkpoint in '
-            f'{workdir} is intact: lower the learning rate and rerun')
-      depth = model.max_depth if plan.phase == search.WARMUP else plan.depth
-      if config.precise_bn_batches:
-        run.ts = run.ts.replace(state=epoch_lib.precise_batch_stats(
-            steps.batch_stats, run.ts.params, run.ts.state,
-            (parallel.shard_batch(b, mesh) for b in itertools.islice(
-                ds.train_batches(epoch), config.precise_bn_batches)), depth))
-      val = epoch_lib.evaluate(steps.eval, run.ts.params, run.ts.state,
-                               (parallel.shard_batch(b, mesh)
-                                for b in ds.eval_batches('validation')), depth)
-      val_count = ds.num_examples['validation']
-      run.history.append({'epoch': epoch + 1, 'phase': plan.phase, 'depth': plan.depth,
-                          'learning_rate': plan.learning_rate, 'loss': train_metrics['loss'],
-                          'val_accuracy': float(val[-1]),
-                          # exact: the percentage was computed in float64 from the counts
-                          'val_correct': int(round(val[-1] * val_count / 100.0)),
-                          'val_count': val_count,
-                          'val_accuracy_per_head': [float(v) for v in val],
-                          'seconds': round(time.time() - epoch_started, 3),
-                          'compile_s': round(compilation.seconds() - compile_started, 3)})
-      run.epoch_step = 0
-      run.metrics = steps_lib.zero_metrics(run.num_heads(plan))
-      position = search.replay(run.history, config, sizes)
-      run.keep_best(position)
-      say(f'{desc}: loss {train_metrics["loss"]:.4f}  val {val[-1]:.2f}%  '
-          + (f'best {position.best_val_accuracy:g}%  ' if plan.phase != search.WARMUP else '')
-          + f'target {config.search.target:g}%  lr {plan.learning_rate:.3g}')
-      next_plan = position.plan
-      if (next_plan.phase, next_plan.depth) != (plan.phase, plan.depth):
-        say(f'-> {next_plan.phase} at depth {next_plan.depth}: {next_plan.reason}')
-        run.move_to(next_plan, workdir)
-      else:
-        run.plan = next_plan
-      report.write_history(workdir, run.history)
-      writer.write_epoch(run.history[-1])
-      save()
-      if run.plan.phase != search.DONE and should_stop(run.history):
-        mngr.close()
-        return None
-  mngr.close()
-  writer.close()
-
-  depth = run.plan.depth
-  checkpoint.save_optimal(workdir, run.variables, depth, model_info(config, model, ds))
-  # The test split is seen once, by the extracted subnet as saved, with every early exit.
-  subnet, _ = checkpoint.load_variables(checkpoint.optimal_path(workdir))
-  outputs = evaluation.head_outputs(
-      model, subnet, (parallel.shard_batch(b, mesh) for b in ds.eval_batches('test')), depth)
-  flops = [size.forward_flops(model, ds.input_shape, d) for d in range(1, depth + 1)]
-  exits = early_exit.sweep(outputs, flops)
-  summary = report.summary(config, model, ds, run.history, run.plan,
-                           test_accuracy=exits[-1]['accuracy'],  # threshold 1: the last head
-                           wall_clock_s=time.time() - started)
-  summary['early_exit'] = exits
-  report.write_summary(workdir, summary)
-  report.write_report(workdir, summary, run.history, model)
-  return summary
+        if not run.plan.done and should_stop(run.history):
+          return None
+  finally:
+    mngr.close()  # waits for the last save
+    writer.close()
+  return extract_and_report(run, setup, workdir, started)

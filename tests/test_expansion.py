@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from odn_jax import checkpoint, models, partition, search, trainer
+from odn_jax import checkpoint, models, partition, search, trainer, workdir
 from odn_jax.train import steps as steps_lib
 
 from conftest import quickstart_config
@@ -36,7 +36,7 @@ def make_run(init):
   model = models.from_config(config, 10)
   tx = steps_lib.make_optimizer(config.optim)
   params, state = model.init(jax.random.key(0), INPUT_SHAPE)
-  return trainer.Search(config, model, tx, {'params': params, 'state': state}, 1)
+  return trainer.RunState(config, model, tx, {'params': params, 'state': state}, 1)
 
 
 def train_at(run, by):
@@ -53,7 +53,7 @@ def grown_past_warmup(run, tmp_path):
   warmup_params = jax.tree.map(jnp.copy, run.ts.params)
   run.move_to(search.Plan(search.GROW, 1, 0.1), str(tmp_path))
   train_at(run, 10.0)
-  best = jax.tree.map(jnp.copy, {'params': run.ts.params, 'state': run.ts.state})
+  best = jax.tree.map(jnp.copy, {'params': run.ts.params, 'state': run.ts.batch_stats})
   run.best = best
   train_at(run, 100.0)  # the last epoch: worse on validation, not kept
   return warmup_params, best
@@ -80,7 +80,7 @@ def test_paper_expansion_reloads_the_warmup_weights_with_a_new_optimizer(tmp_pat
       jax.tree.map(np.asarray, momentum(run.ts)),
       jax.tree.map(np.zeros_like, momentum(run.ts)))
   # Depth 1 keeps its best weights, not its last.
-  tagged, _ = checkpoint.load_variables(checkpoint.depth_path(str(tmp_path), 1))
+  tagged, _ = checkpoint.load_variables(workdir.depth_path(str(tmp_path), 1))
   chex.assert_trees_all_close(tagged['params'], best['params'])
 
 

@@ -46,7 +46,7 @@ def test_sharded_train_step_equals_one_device_step():
       assert len(sharded_batch['image'].sharding.device_set) == 4
       multi = one_step(parallel.replicate(make(), mesh), sharded_batch)
       # BatchNorm statistics of the global batch, the same update, the same metrics.
-      chex.assert_trees_all_close(multi[0].state, single[0].state, rtol=1e-5, atol=1e-6)
+      chex.assert_trees_all_close(multi[0].batch_stats, single[0].batch_stats, rtol=1e-5, atol=1e-6)
       chex.assert_trees_all_close(multi[0].params, single[0].params, rtol=1e-5, atol=1e-6)
       chex.assert_trees_all_close(multi[1], single[1], rtol=1e-5, atol=1e-6)
       print('OK')

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import chex
+import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from odn_jax import checkpoint, data, evaluation, models, search, trainer, workdir as workdir_lib
@@ -37,7 +40,7 @@ def test_quickstart_finds_a_shallow_accurate_subnet(quickstart_run):
   depths = [r['depth'] for r in summary['per_depth']]
   assert depths == list(range(1, summary['optimal_depth'] + 1))
   for depth in depths:
-    assert os.path.isdir(checkpoint.depth_path(workdir, depth))
+    assert os.path.isdir(workdir_lib.depth_path(workdir, depth))
 
 
 def test_summary_accounts_compilation_per_depth(quickstart_run):
@@ -56,7 +59,7 @@ def test_summary_accounts_compilation_per_depth(quickstart_run):
 
 def test_extracted_subnet_alone_reproduces_the_test_accuracy(quickstart_run):
   config, workdir, summary = quickstart_run
-  variables, info = checkpoint.load_variables(checkpoint.optimal_path(workdir))
+  variables, info = checkpoint.load_variables(workdir_lib.optimal_path(workdir))
   depth = info['depth']
   assert depth == summary['optimal_depth']
   assert f'block_{depth + 1:02d}' not in variables['params']
@@ -86,7 +89,7 @@ def test_resumed_run_equals_uninterrupted_run(quickstart_run, tmp_path):
       config, workdir, quiet=True, should_stop=lambda h: len({r['depth'] for r in h if r['phase'] != 'warmup'}) >= 2)
   assert stopped is None
   assert not os.path.exists(os.path.join(workdir, 'summary.json'))
-  assert os.path.isdir(checkpoint.depth_path(workdir, 1))
+  assert os.path.isdir(workdir_lib.depth_path(workdir, 1))
   resumed = trainer.train_and_evaluate(config, workdir, quiet=True)
   for key in ('optimal_depth', 'test_accuracy', 'val_accuracy', 'epochs_total', 'per_depth'):
     assert resumed[key] == summary[key], key
@@ -108,22 +111,35 @@ def test_smoke_every_phase_in_seconds(tmp_path):
   summary = trainer.train_and_evaluate(smoke_config(), str(tmp_path), quiet=True)
   assert SUMMARY_KEYS <= set(summary)
   history = workdir_lib.load_history(str(tmp_path))
+  # Depth 2 is the deepest allowed: the fine-tune flag is set as the search grows into it.
   assert [(h['phase'], h['depth']) for h in history] == [
-      ('warmup', 2), ('grow', 1), ('grow', 2), ('finetune', 2)]
-  assert summary['optimal_depth'] == 2 and summary['epochs_total'] == 4
+      ('warmup', 2), ('grow', 1), ('finetune', 2)]
+  assert summary['optimal_depth'] == 2 and summary['epochs_total'] == 3
   assert summary['early_exit'][-1]['accuracy'] == summary['test_accuracy']
   for name in (workdir_lib.REPORT, workdir_lib.CONFIG, workdir_lib.SUMMARY):
     assert os.path.isfile(workdir_lib.file(str(tmp_path), name)), name
   assert sorted(workdir_lib.depth_tags(str(tmp_path))) == [1, 2]
   assert not [p for p in Path(tmp_path).rglob('*.tmp')]  # every write published
+  # The subnet's early exit (head 1) was trained again on the final trunk; the trunk and
+  # head 2 are the search's, as the latest checkpoint holds them.
+  subnet, info = evaluation.subnet(str(tmp_path))
+  searched = checkpoint.restore_full_variables(str(tmp_path))
+  assert info['early_exit_epochs'] == 2 and summary['early_exit_epochs'] == 2
+  for key in ('stem', 'block_01', 'block_02', 'head_02'):
+    chex.assert_trees_all_equal(subnet['params'][key], searched['params'][key])
+  assert not np.array_equal(subnet['params']['head_01']['Dense_0']['kernel'],
+                            searched['params']['head_01']['Dense_0']['kernel'])
 
 
 def test_half_precision_run_is_evaluated_as_it_was_measured(tmp_path):
   config = smoke_config()
   config.half_precision = True
+  config.early_exit_epochs = 0  # and no early exits: the subnet keeps its last head alone
   workdir = str(tmp_path)
   summary = trainer.train_and_evaluate(config, workdir, quiet=True)
-  assert evaluation.subnet(workdir)[1]['dtype'] == 'bfloat16'  # in optimal/model.json
+  subnet, info = evaluation.subnet(workdir)
+  assert info['dtype'] == 'bfloat16'  # in optimal/model.json
+  assert models.heads_held(subnet['params'], 2) == [2] and 'early_exit' not in summary
   assert evaluation.load_run(workdir).model.dtype == jnp.bfloat16
   out = subprocess.run([sys.executable, str(ROOT / 'launch/evaluate.py'), f'--workdir={workdir}',
                         '--json'], capture_output=True, text=True, check=False, cwd=ROOT,
@@ -131,3 +147,45 @@ def test_half_precision_run_is_evaluated_as_it_was_measured(tmp_path):
   assert out.returncode == 0, out.stderr[-2000:]
   heads = json.loads(out.stdout)['heads']
   assert heads[-1] == {'depth': 2, 'accuracy': pytest.approx(summary['test_accuracy'], abs=1e-9)}
+
+
+def test_epoch_cap_during_warmup_reports_and_resumes(tmp_path):
+  config = smoke_config()
+  config.warmup.epochs = 2
+  config.search.max_epochs_total = 1  # the search ends inside the warm-up
+  workdir = str(tmp_path)
+  summary = trainer.train_and_evaluate(config, workdir, quiet=True)
+  assert summary['epochs_total'] == 1 and summary['per_depth'] == []
+  assert 'epoch cap' in summary['stop_reason']
+  # The warm-up's weights are what was kept: their validation accuracy at that depth.
+  history = workdir_lib.load_history(workdir)
+  assert summary['val_accuracy'] == history[-1]['val_accuracy_per_head'][
+      summary['optimal_depth'] - 1]
+  assert os.path.isfile(workdir_lib.file(workdir, workdir_lib.REPORT))
+  # Its last checkpoint stands at the end of the search: a run that stopped before writing
+  # its summary resumes there, and extracts and tests the same subnet.
+  os.remove(workdir_lib.file(workdir, workdir_lib.SUMMARY))
+  resumed = trainer.train_and_evaluate(config, workdir, quiet=True)
+  for key in ('optimal_depth', 'val_accuracy', 'test_accuracy', 'epochs_total', 'early_exit'):
+    assert resumed[key] == summary[key], key
+
+
+@pytest.mark.parametrize('init', ['warmup', 'trained'])
+def test_checkpoint_holds_what_resuming_needs(init, tmp_path):
+  config = smoke_config()
+  config.grow.init = init
+  model = models.from_config(config, 10)
+  tx = steps_lib.make_optimizer(config.optim)
+  params, state = model.init(jax.random.key(0), (8, 8, 1))
+  run = trainer.RunState(config, model, tx, {'params': params, 'state': state}, 1)
+  shapes = lambda tree: jax.tree.map(lambda x: (x.shape, x.dtype), tree)
+  for plan in (search.Plan(search.GROW, 1, 0.1), search.Plan(search.DONE, 1, 0.0)):
+    run.move_to(plan, str(tmp_path))
+    saved = run.tree()
+    # The warm-up's weights only where growth reloads them; nothing that trains once done.
+    assert set(saved) == ({'variables'} if plan.done else {'variables', 'ts', 'best', 'metrics'}
+                          ) | ({'warmup'} if init == 'warmup' else set())
+    # The template resuming restores into: the same shapes, from shapes alone.
+    template = run.template(plan)
+    assert all(isinstance(x, jax.ShapeDtypeStruct) for x in jax.tree.leaves(template))
+    assert shapes(template) == shapes(saved)

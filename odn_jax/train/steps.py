@@ -16,13 +16,14 @@ import optax
 from flax import struct
 
 from odn_jax import partition
-from odn_jax.models import BN_MOMENTUM, predict_heads
+from odn_jax.models import BN_MOMENTUM, heads_held, predict_heads
 
 
 class TrainState(struct.PyTreeNode):
-  """What one optimizer trains: a parameter tree, its BatchNorm state, the optimizer state."""
+  """What one optimizer trains: a parameter tree, its BatchNorm statistics, the optimizer
+  state."""
   params: Any
-  state: Any
+  batch_stats: Any
   opt_state: Any
 
 
@@ -38,10 +39,10 @@ def make_optimizer(optim: ml_collections.ConfigDict) -> optax.GradientTransforma
       learning_rate=0.0, momentum=optim.momentum, weight_decay=optim.weight_decay)
 
 
-def create_train_state(tx: optax.GradientTransformation, params, state) -> TrainState:
+def create_train_state(tx: optax.GradientTransformation, params, batch_stats) -> TrainState:
   """A state that owns its arrays: the steps donate it, and `params` may be shared."""
-  params, state = jax.tree.map(jnp.copy, (params, state))
-  return TrainState(params=params, state=state, opt_state=tx.init(params))
+  params, batch_stats = jax.tree.map(jnp.copy, (params, batch_stats))
+  return TrainState(params=params, batch_stats=batch_stats, opt_state=tx.init(params))
 
 
 def cross_entropy(logits, labels):
@@ -55,7 +56,8 @@ def zero_metrics(num_heads: int = 1) -> dict:
 
 class Steps(NamedTuple):
   train: Any  # (ts, metrics, batch, learning_rate, *, depth) -> (ts, metrics)
-  warmup: Any  # (ts, metrics, batch, learning_rate) -> (ts, metrics)
+  warmup: Any  # (ts, metrics, batch, learning_rate, *, depth, one_pass) -> (ts, metrics)
+  heads: Any  # (ts, metrics, batch, learning_rate, *, trunk, depth) -> (ts, metrics)
   eval: Any  # (params, state, batch, *, depth) -> {'correct': [heads], 'count': []}
   batch_stats: Any  # (params, state, batch, *, depth) -> BatchNorm statistics of the batch
 
@@ -68,22 +70,22 @@ def make_steps(model, tx: optax.GradientTransformation) -> Steps:
     loss = cross_entropy(logits, batch['label'])
     return loss, (new_state, (logits.argmax(-1) == batch['label'])[None])
 
-  def per_depth_loss(params, state, batch):
+  def per_depth_loss(params, state, batch, depth):
     # The reference's warm-up: a separate forward pass per depth, losses summed. Same
     # gradient as `all_heads_loss` (tested), at about the square of the depth in cost;
     # BatchNorm statistics are taken from the deepest pass.
     losses, hits = [], []
-    for depth in range(1, model.max_depth + 1):
-      loss, (state_d, hit) = depth_loss(params, state, batch, depth)
+    for d in range(1, depth + 1):
+      loss, (state_d, hit) = depth_loss(params, state, batch, d)
       losses.append(loss)
       hits.append(hit[0])
     return sum(losses), (state_d, jnp.stack(hits))
 
-  def all_heads_loss(params, state, batch):
-    # One pass through the full net, every head reading its own block: the sum of the
+  def all_heads_loss(params, state, batch, depth):
+    # One pass through blocks 1..depth, every head reading its own block: the sum of the
     # per-depth losses, with the gradient of the reference's pass-per-depth loop.
-    all_logits, new_state = model.apply_all_heads(params, state, batch['image'],
-                                                  model.max_depth, train=True)
+    all_logits, new_state = model.apply_all_heads(params, state, batch['image'], depth,
+                                                  train=True)
     loss = sum(cross_entropy(logits, batch['label']) for logits in all_logits)
     hits = jnp.stack([logits.argmax(-1) == batch['label'] for logits in all_logits])
     return loss, (new_state, hits)
@@ -102,13 +104,29 @@ def make_steps(model, tx: optax.GradientTransformation) -> Steps:
 
   @functools.partial(jax.jit, static_argnames='depth', donate_argnums=(0, 1))
   def train_step(ts, metrics, batch, learning_rate, *, depth):
-    loss_fn = lambda p: depth_loss(p, ts.state, batch, depth)
+    loss_fn = lambda p: depth_loss(p, ts.batch_stats, batch, depth)
     return update(ts, metrics, loss_fn, learning_rate)
 
-  @functools.partial(jax.jit, static_argnames='one_pass', donate_argnums=(0, 1))
-  def warmup_step(ts, metrics, batch, learning_rate, one_pass=True):
+  @functools.partial(jax.jit, static_argnames=('depth', 'one_pass'), donate_argnums=(0, 1))
+  def warmup_step(ts, metrics, batch, learning_rate, *, depth, one_pass=True):
     loss_fn = all_heads_loss if one_pass else per_depth_loss
-    return update(ts, metrics, lambda p: loss_fn(p, ts.state, batch), learning_rate)
+    return update(ts, metrics, lambda p: loss_fn(p, ts.batch_stats, batch, depth),
+                  learning_rate)
+
+  @functools.partial(jax.jit, static_argnames='depth', donate_argnums=(0, 1))
+  def heads_step(ts, metrics, batch, learning_rate, *, trunk, depth):
+    """Trains the heads `ts` holds on the frozen `trunk` ({'params', 'state'}): its blocks
+    run as at inference, so each head learns the features it will read when deployed."""
+    outputs, _ = model.features(trunk['params'], trunk['state'], batch['image'], depth,
+                                train=False)
+
+    def loss_fn(head_params):
+      logits = [model.head(head_params, d, outputs[d - 1])
+                for d in heads_held(head_params, depth)]
+      loss = sum(cross_entropy(l, batch['label']) for l in logits)
+      return loss, (ts.batch_stats, jnp.stack([l.argmax(-1) == batch['label'] for l in logits]))
+
+    return update(ts, metrics, loss_fn, learning_rate)
 
   def eval_step(params, state, batch, *, depth):
     """Correct counts of every head up to `depth` that `params` holds (the last is `depth`).
@@ -128,4 +146,4 @@ def make_steps(model, tx: optax.GradientTransformation) -> Steps:
     _, new_state = model.features(params, zeros, batch['image'], depth, train=True)
     return jax.tree.map(lambda s: s / (1.0 - BN_MOMENTUM), partition.prefix(new_state, depth))
 
-  return Steps(train_step, warmup_step, eval_step, batch_stats)
+  return Steps(train_step, warmup_step, heads_step, eval_step, batch_stats)
