@@ -9,6 +9,7 @@ accuracy, params of the subnet, memory reduction, epochs, wall-clock seconds.
 from absl import flags
 
 from odn_jax import compare
+from odn_jax.errors import FlagError
 from odn_jax.launch_utils import run_main
 
 _MARKDOWN = flags.DEFINE_string('markdown', None, 'Also write the table as markdown to FILE.')
@@ -17,7 +18,7 @@ _MARKDOWN = flags.DEFINE_string('markdown', None, 'Also write the table as markd
 def main(argv):
   workdirs = argv[1:]
   if not workdirs:
-    raise ValueError('give one or more workdirs: compare.py DIR1 DIR2 ... [--markdown=FILE]')
+    raise FlagError('give one or more workdirs: compare.py DIR1 DIR2 ... [--markdown=FILE]')
   table = compare.rows(compare.load_summaries(workdirs))
   print(compare.format_table(table))
   if _MARKDOWN.value:

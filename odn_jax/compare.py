@@ -8,6 +8,8 @@
 import json
 import os
 
+from odn_jax.errors import UserError
+
 SUMMARY = 'summary.json'
 
 # (key, header, format) of each column, in order.
@@ -26,7 +28,7 @@ COLUMNS = (
 )
 
 
-class RunNotFinished(FileNotFoundError):
+class RunNotFinished(UserError, FileNotFoundError):
   """A workdir without a summary.json: missing, or its run has not finished."""
 
 
