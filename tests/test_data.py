@@ -1,7 +1,9 @@
 """The data layer: TFDS (mocked and real, prepared offline), IDX, npz, digits, batching."""
 
+import contextlib
 import gzip
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -16,7 +18,7 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.core import dataset_builder
 
 from odn_jax import data, defaults
-from odn_jax.data import idx, offline, pipeline
+from odn_jax.data import idx, offline, pipeline, sources
 
 FASHION_DIR = '/usr/share/datasets/fashion-mnist'
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,19 +232,30 @@ def test_unknown_source_and_channel_mismatch_are_refused():
 # --- TFDS downloads when config.data.download allows it (TFDS's own mocking) -------------
 
 
-def _unprepared_tfds(download_and_prepare):
+def _unprepared_tfds(download_and_prepare, resolves=True):
   """mock_data's random MNIST, its builder reporting "not prepared", `download_and_prepare`
-  in place of TFDS's, and a spy on tfds.data_source."""
-  stack = mock.patch.multiple(dataset_builder.DatasetBuilder, is_prepared=lambda self: False,
-                              download_and_prepare=download_and_prepare)
-  return tfds.testing.mock_data(num_examples=60), stack, mock.patch.object(
-      tfds, 'data_source', wraps=tfds.data_source)
+  in place of TFDS's, host names resolving (or not), and a spy on tfds.data_source."""
+
+  def getaddrinfo(host, port, *args, **kwargs):
+    if not resolves:
+      raise socket.gaierror(-2, 'Name or service not known')
+    return [(socket.AF_INET, socket.SOCK_STREAM, 6, '', ('192.0.2.1', port))]
+
+  patches = contextlib.ExitStack()
+  patches.enter_context(tfds.testing.mock_data(num_examples=60))
+  patches.enter_context(mock.patch.multiple(
+      dataset_builder.DatasetBuilder, is_prepared=lambda self: False,
+      download_and_prepare=download_and_prepare))
+  patches.enter_context(mock.patch.object(socket, 'getaddrinfo', getaddrinfo))
+  for variable in sources.PROXY_VARIABLES:
+    patches.enter_context(mock.patch.dict(os.environ, {variable: ''}))
+  return patches, mock.patch.object(tfds, 'data_source', wraps=tfds.data_source)
 
 
 def test_tfds_downloads_and_prepares_when_allowed():
   prepared = []
-  mocked, unprepared, spy = _unprepared_tfds(lambda self, **kw: prepared.append(self.name))
-  with mocked, unprepared, spy as data_source:
+  patches, spy = _unprepared_tfds(lambda self, **kw: prepared.append(self.name))
+  with patches, spy as data_source:
     ds = data.load(config_for('mnist', num_train=40, num_val=12))
   assert defaults.base_config().data.download is True
   assert [c.kwargs['download'] for c in data_source.call_args_list] == [True, True]
@@ -252,27 +265,47 @@ def test_tfds_downloads_and_prepares_when_allowed():
 
 def test_tfds_download_off_never_downloads():
   prepared = []
-  mocked, unprepared, spy = _unprepared_tfds(lambda self, **kw: prepared.append(self.name))
-  with mocked, unprepared, spy as data_source:
+  patches, spy = _unprepared_tfds(lambda self, **kw: prepared.append(self.name))
+  with patches, spy as data_source:
     data.load(config_for('mnist', num_train=40, num_val=12, download=False))
   assert [c.kwargs['download'] for c in data_source.call_args_list] == [False, False]
   assert not prepared
 
 
 def test_tfds_download_failure_is_one_line_naming_the_offline_import():
-  def no_network(self, **kwargs):
+  def refused(self, **kwargs):
     raise ConnectionError("HTTPSConnectionPool(host='storage.googleapis.com', port=443): Max "
                           'retries exceeded\nwith url: /tfds-data/datasets/mnist\n(Caused by '
-                          'NameResolutionError)')
+                          'ConnectTimeoutError)')
 
-  mocked, unprepared, spy = _unprepared_tfds(no_network)
-  with mocked, unprepared, spy, pytest.raises(data.DataError) as error:
+  patches, spy = _unprepared_tfds(refused)
+  with patches, spy, pytest.raises(data.DataError) as error:
     data.load(config_for('mnist', num_train=40, num_val=12, data_dir='/data/tfds'))
   message = str(error.value)
   assert '\n' not in message
   assert 'could not download and prepare' in message and 'ConnectionError' in message
   assert message.endswith('python launch/import_data.py --dataset=mnist '
                           '--source_dir=DIR_WITH_ORIGINAL_FILES --data_dir=/data/tfds')
+
+
+def test_tfds_without_network_fails_at_once_before_downloading():
+  """Offline, TFDS would retry each file for minutes: unresolvable hosts end it first."""
+  prepared = []
+  patches, spy = _unprepared_tfds(lambda self, **kw: prepared.append(self.name),
+                                  resolves=False)
+  with patches, spy, pytest.raises(data.DataError) as error:
+    data.load(config_for('mnist', num_train=40, num_val=12))
+  assert not prepared
+  message = str(error.value)
+  assert '\n' not in message
+  assert 'storage.googleapis.com does not resolve (no network)' in message
+  assert 'python launch/import_data.py --dataset=mnist' in message
+  # Behind a proxy, names need not resolve locally: TFDS is left to try.
+  patches, spy = _unprepared_tfds(lambda self, **kw: prepared.append(self.name),
+                                  resolves=False)
+  with patches, spy, mock.patch.dict(os.environ, {'HTTPS_PROXY': 'http://proxy:3128'}):
+    data.load(config_for('mnist', num_train=40, num_val=12))
+  assert prepared == ['mnist', 'mnist']
 
 
 # --- The last partial training batch (config.data.drop_last) -----------------------------

@@ -20,10 +20,10 @@ def inspect(config) -> tuple[dict, list]:
   raw = sources.read(config.data)
   findings = []
   cut = sources.positional_cut(raw, config.data)
-  if cut and (found := checks.order(raw['train'][1], config.data.source, cut)):
+  if cut and (found := checks.order(raw['train'][1], config.data.source, *cut)):
     findings.append(found)
   splits = sources.cut(raw, config.data)
-  findings += checks.run(splits, config.data.num_classes, config.batch_size,
+  findings += checks.run(splits, config.data.num_classes, config.batch_size, raw['train'][1],
                          cut_by_position=cut is not None)
   if config.data.get('split_seed') is not None:
     findings.append(checks.Finding(checks.INFO, (

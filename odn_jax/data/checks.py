@@ -35,8 +35,11 @@ OVERLAP_SHARE = 0.01
 CONSTANT_SHARE = 0.01
 # Labels whose neighbours agree this far beyond what a shuffled order gives (a fraction of
 # the gap between chance and "always the same") come in runs: sorted or grouped by class.
+# Runs matter to a cut by position when the mean run is at least RUN_SHARE of the smallest
+# piece cut (fewer than about 100 runs per piece).
 ORDER_EXCESS = 0.5
 MIN_ORDER_EXAMPLES = 100
+RUN_SHARE = 0.01
 SHUFFLE_FIX = ('--config.data.split_seed=0 (shuffles the training split with that seed, '
                'kept in the run\'s config, before cutting validation from it)')
 
@@ -67,9 +70,10 @@ def _percentages(counts: np.ndarray) -> str:
   return ' '.join(f'{k}:{s:.1f}' for k, s in enumerate(shares))
 
 
-def order(labels: np.ndarray, source: str, cut: str) -> Finding | None:
-  """Labels sorted or in long runs of one class, in a split that `cut` describes cutting
-  by position: an error, since the pieces then hold different classes."""
+def order(labels: np.ndarray, source: str, cut: str, smallest: int) -> Finding | None:
+  """Labels sorted, or in runs of one class at least RUN_SHARE of the `smallest` piece that
+  `cut` (in words) takes from them by position: an error, the pieces would hold different
+  classes. Shorter runs mix within every piece, and the coverage checks still apply."""
   labels = np.asarray(labels)
   n = len(labels)
   if n < MIN_ORDER_EXAMPLES:
@@ -77,9 +81,10 @@ def order(labels: np.ndarray, source: str, cut: str) -> Finding | None:
   shares = np.bincount(labels) / n
   chance = float((shares ** 2).sum())  # neighbours agree this often in a shuffled order
   agree = float(np.mean(labels[1:] == labels[:-1]))
-  if chance >= 1.0 or agree <= chance + ORDER_EXCESS * (1.0 - chance):
-    return None
   runs = 1 + int(np.count_nonzero(labels[1:] != labels[:-1]))
+  if (chance >= 1.0 or agree <= chance + ORDER_EXCESS * (1.0 - chance)
+      or n / runs < RUN_SHARE * smallest):
+    return None
   kind = 'are sorted by class' if np.all(np.diff(labels) >= 0) else 'come in runs of one class'
   return Finding(ERROR, (
       f'the {source} training split\'s labels {kind} (mean run {n / runs:,.0f} examples; '
@@ -127,21 +132,34 @@ def degenerate(splits: dict, num_classes: int, batch_size: int) -> list[Finding]
   return findings
 
 
-def coverage(splits: dict, num_classes: int, fix: str) -> list[Finding]:
+def _lacking(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Classes of `other` absent from `train`, and those nearly absent (histograms)."""
+  expected = train.sum() * other / max(other.sum(), 1)  # what other's frequencies predict
+  missing = np.flatnonzero((other > 0) & (train == 0))
+  scarce = np.flatnonzero((other >= MIN_EVIDENCE) & (train > 0)
+                          & (train < NEARLY_ABSENT * expected))
+  return missing, scarce
+
+
+def coverage(splits: dict, num_classes: int, source_train: np.ndarray | None = None,
+             cut_by_position: bool = False) -> list[Finding]:
   """Classes evaluated but (nearly) never trained on: an error. Strongly different class
-  frequencies between training and an evaluated split: a warning with the frequencies."""
+  frequencies between training and an evaluated split: a warning with the frequencies.
+
+  `source_train`: the labels of the source's whole training split, before any cut. Where it
+  holds the classes that training lacks, shuffling before the cut is the fix; where it
+  lacks them too, the source itself was split badly."""
   findings = []
   train = histogram(splits['train'][1], num_classes)
+  source = train if source_train is None else histogram(source_train, num_classes)
   n_train = int(train.sum())
+  shuffle_fix = SHUFFLE_FIX if cut_by_position else 'shuffle the data before splitting it'
   for split in EVAL_SPLITS:
     if split not in splits or not len(splits[split][1]):
       continue
     other = histogram(splits[split][1], num_classes)
     n_other = int(other.sum())
-    expected = n_train * other / n_other  # training examples the split's frequencies predict
-    missing = np.flatnonzero((other > 0) & (train == 0))
-    scarce = np.flatnonzero((other >= MIN_EVIDENCE) & (train > 0)
-                            & (train < NEARLY_ABSENT * expected))
+    missing, scarce = _lacking(train, other)
     if len(missing) or len(scarce):
       parts = []
       if len(missing):
@@ -151,12 +169,17 @@ def coverage(splits: dict, num_classes: int, fix: str) -> list[Finding]:
         parts.append(f'{_classes(scarce)} nearly absent from train ({_list(train[scarce])} of '
                      f'{n_train:,} examples, against {_list(other[scarce])} of {n_other:,} in '
                      f'{split})')
+      if any(map(len, _lacking(source, other))):
+        fix = ('the source\'s own training split lacks them too, so its train and test were '
+               'cut by position or by class: shuffle the data before splitting it into '
+               'train and test, or check config.data.num_classes / label_offset')
+      else:
+        fix = shuffle_fix
       findings.append(Finding(ERROR, (
           f'the {split} split has classes training cannot learn: {"; ".join(parts)}; '
           f'its accuracy cannot reach what the search aims for; fix: {fix}')))
       continue
-    p, q = train / n_train, other / n_other
-    distance = 0.5 * float(np.abs(p - q).sum())
+    distance = 0.5 * float(np.abs(train / n_train - other / n_other).sum())
     # Mean total variation between two samples of one distribution (normal approximation):
     # three times it is what sampling alone can explain.
     pooled = (train + other) / (n_train + n_other)
@@ -167,7 +190,7 @@ def coverage(splits: dict, num_classes: int, fix: str) -> list[Finding]:
           f'class frequencies differ between train and {split} (total variation '
           f'{distance:.2f}; sampling explains about {noise:.2f}): train % {_percentages(train)}'
           f'; {split} % {_percentages(other)}; its accuracy weighs the classes differently '
-          f'from training; if that is not intended: {fix}')))
+          f'from training; if that is not intended: {shuffle_fix}')))
   return findings
 
 
@@ -200,15 +223,14 @@ def overlap(splits: dict) -> list[Finding]:
   return findings
 
 
-def run(splits: dict, num_classes: int, batch_size: int,
+def run(splits: dict, num_classes: int, batch_size: int, source_train: np.ndarray | None = None,
         cut_by_position: bool = False) -> list[Finding]:
-  """Every check of the loaded splits, errors first."""
-  fix = (SHUFFLE_FIX if cut_by_position else
-         'shuffle the data before splitting it, or check config.data.num_classes / '
-         'label_offset')
+  """Every check of the loaded splits, errors first. `source_train`: the labels of the
+  source's training split before any cut; `cut_by_position`: whether pieces of it were
+  taken by position (and not after shuffling), which decides the fix the messages give."""
   findings = degenerate(splits, num_classes, batch_size)
   if not any(f.level == ERROR for f in findings):  # the others assume non-empty splits
-    findings += coverage(splits, num_classes, fix) + overlap(splits)
+    findings += coverage(splits, num_classes, source_train, cut_by_position) + overlap(splits)
   return sorted(findings, key=lambda f: LEVELS.index(f.level))
 
 

@@ -6,6 +6,9 @@ Every source ends as the same thing: {'train', 'validation', 'test'} -> (images 
 """
 
 import os
+import socket
+from typing import NamedTuple
+import urllib.parse
 
 import numpy as np
 
@@ -33,19 +36,29 @@ def read(data_config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   return splits
 
 
-def positional_cut(splits, data_config) -> str | None:
-  """What `cut` takes from the source's training split by position, in words; None when
-  nothing is (the source has its own validation split and no subset is asked for) or when
+class Cut(NamedTuple):
+  """What is taken from the source's training split by position."""
+  text: str  # in words, for messages
+  smallest: int  # examples in the smallest piece
+
+
+def positional_cut(splits, data_config) -> Cut | None:
+  """What `cut` takes from the source's training split by position; None when nothing is
+  (the source has its own validation split and no subset is asked for) or when
   config.data.split_seed shuffles the training split first."""
   if data_config.get('split_seed') is not None:
     return None
-  parts = []
+  n = len(splits['train'][1])
+  parts, pieces = [], []
   if 'validation' not in splits:
+    num_val = data_config.num_val or n - data_config.num_train
     parts.append(f'train (num_train={data_config.num_train:,}) and validation (num_val='
-                 f'{data_config.num_val:,}) are cut from it')
-  if data_config.train_subset and data_config.train_subset < len(splits['train'][1]):
+                 f'{num_val:,}) are cut from it')
+    pieces += [data_config.num_train, num_val]
+  if data_config.train_subset and data_config.train_subset < n:
     parts.append(f'train_subset={data_config.train_subset:,} takes its head')
-  return ' and '.join(parts) or None
+    pieces.append(data_config.train_subset)
+  return Cut(' and '.join(parts), min(pieces)) if parts else None
 
 
 def cut(splits, data_config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -143,7 +156,44 @@ def _import_command(data_config) -> str:
 
 def _first_line(e: Exception) -> str:
   line = next((l.strip() for l in str(e).splitlines() if l.strip()), '')
-  return type(e).__name__ + (f': {line[:200]}' if line else '')
+  line = line if len(line) <= 160 else line[:157] + '...'
+  return type(e).__name__ + (f': {line}' if line else '')
+
+
+PROXY_VARIABLES = ('https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'all_proxy',
+                   'ALL_PROXY')
+
+
+def unresolvable_host(urls) -> str | None:
+  """The first host among `urls` whose name does not resolve, or None. Offline, TFDS would
+  retry every download with backoff for about 3.5 minutes before failing; this fails at
+  once. Behind a proxy names may resolve only there: no verdict (None)."""
+  if any(os.environ.get(v) for v in PROXY_VARIABLES):
+    return None
+  for host in sorted({urllib.parse.urlparse(u).hostname for u in urls} - {None}):
+    try:
+      socket.getaddrinfo(host, 443)
+    except OSError:
+      return host
+  return None
+
+
+def _check_can_download(tfds, data_config):
+  """A one-line DataError, before any attempt, if the dataset is not prepared and the
+  hosts of its source files do not resolve."""
+  try:
+    builder = tfds.builder(data_config.name, data_dir=data_config.data_dir)
+    if builder.is_prepared():
+      return
+    host = unresolvable_host(builder.url_infos or ())
+  except Exception:  # an unknown name and the like: tfds.data_source reports those
+    return
+  if host:
+    raise DataError(
+        f'TFDS dataset {data_config.name!r} is not prepared in '
+        f'{data_config.data_dir or "the default data_dir"} and cannot be downloaded: '
+        f'{host} does not resolve (no network); prepare it offline with: '
+        f'{_import_command(data_config)}')
 
 
 def _tfds(data_config):
@@ -152,6 +202,8 @@ def _tfds(data_config):
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   download = data_config.get('download', True)
   where = data_config.data_dir or 'the default data_dir'
+  if download:
+    _check_can_download(tfds, data_config)
   splits = {}
   for split in ('train', 'test'):
     try:  # the first split downloads and prepares the whole dataset; the second reads it
