@@ -170,9 +170,9 @@ def coverage(splits: dict, num_classes: int, source_train: np.ndarray | None = N
                      f'{n_train:,} examples, against {_list(other[scarce])} of {n_other:,} in '
                      f'{split})')
       if any(map(len, _lacking(source, other))):
-        fix = ('the source\'s own training split lacks them too, so its train and test were '
-               'cut by position or by class: shuffle the data before splitting it into '
-               'train and test, or check config.data.num_classes / label_offset')
+        fix = (f'the source\'s own training split lacks them too, so its train and {split} '
+               f'hold different classes: shuffle the data before splitting it into train and '
+               f'{split}, or check config.data.num_classes / label_offset')
       else:
         fix = shuffle_fix
       findings.append(Finding(ERROR, (
@@ -251,3 +251,9 @@ def chance_warning(test_accuracy: float, num_classes: int) -> str | None:
   return (f'test accuracy {test_accuracy:.2f}% is at or below chance ({chance:.2f}% for '
           f'{num_classes} classes): the depth found means nothing; check the data with python '
           'launch/check_data.py --config=<this run\'s config> before trusting it')
+
+
+def run_warnings(data_warnings: list[str], test_accuracy: float, num_classes: int) -> list[str]:
+  """What a finished run reports as warnings: the data checks' and the chance check's."""
+  chance = chance_warning(test_accuracy, num_classes)
+  return list(data_warnings) + ([chance] if chance else [])
