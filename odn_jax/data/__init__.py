@@ -18,11 +18,11 @@ from odn_jax.data.sources import SOURCES, load_splits
 def inspect(config) -> tuple[dict, list]:
   """The splits `config.data` describes and every finding of the checks, errors included."""
   raw = sources.read(config.data)
+  splits = sources.cut(raw, config.data)  # first: sizes that do not fit are the first error
   findings = []
   cut = sources.positional_cut(raw, config.data)
   if cut and (found := checks.order(raw['train'][1], config.data.source, *cut)):
     findings.append(found)
-  splits = sources.cut(raw, config.data)
   findings += checks.run(splits, config.data.num_classes, config.batch_size, raw['train'][1],
                          cut_by_position=cut is not None)
   if config.data.get('split_seed') is not None:
