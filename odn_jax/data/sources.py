@@ -70,7 +70,7 @@ def cut(splits, data_config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     images, labels = splits['train']
     order = np.random.default_rng(seed).permutation(len(labels))
     splits = {**splits, 'train': (images[order], labels[order])}
-  splits = _split_validation(splits, data_config)
+  splits = dict(_split_validation(splits, data_config))  # a new dict: `splits` stays whole
   if data_config.train_subset:
     images, labels = splits['train']
     splits['train'] = images[:data_config.train_subset], labels[:data_config.train_subset]
