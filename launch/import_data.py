@@ -8,7 +8,8 @@ plain, gzipped or in a .zip, e.g. EMNIST letters as NIST ships them (124,800 / 2
 paper's data; TFDS's `emnist/letters` holds 88,800 / 14,800):
 
   python launch/train.py --config=configs/emnist.py --config.data.source=idx \
-      --config.data.path=DIR_OR_gzip.zip --config.data.num_train=114800 ...
+      --config.data.path=DIR_OR_gzip.zip --config.data.num_train=114800 \
+      --config.data.num_val=10000 --workdir=/tmp/odn_emnist
 """
 
 from absl import flags
