@@ -27,6 +27,9 @@ def base_config() -> ml_collections.ConfigDict:
   # next `num_val`; 0 means "all that remains".
   config.data.num_train = 50_000
   config.data.num_val = 10_000
+  # None: that head/tail split; N: shuffle the training split with seed N before cutting it
+  # (for files sorted by class, which the data checks refuse to cut by position).
+  config.data.split_seed = ml_collections.config_dict.placeholder(int)
   # Train on only the first `train_subset` training examples (0: all); for benchmarks.
   config.data.train_subset = 0
   config.data.num_classes = 10
