@@ -117,6 +117,9 @@ def base_config() -> ml_collections.ConfigDict:
   # optimizer), 'trained' (every piece as last trained, momentum carried) or 'identity'
   # ('trained' with the new block starting as the identity).
   config.grow.init = 'warmup'
+  # With 'trained' / 'identity': the share of the trained weights kept, the rest taken from
+  # the warm-up weights (1: all carried over; 0: the warm-up weights, as 'warmup').
+  config.grow.carry = 1.0
 
   # JAX's persistent compilation cache: each depth's programs are compiled once per
   # machine, not once per run ('' leaves JAX's own setting).

@@ -135,7 +135,7 @@ class Search:
     grown = old.phase != search.WARMUP
     if grown:
       self.variables = growth.grown_variables(self.variables, self.warmup, plan.depth,
-                                              self.config.grow.init)
+                                              self.config.grow.init, self.config.grow.carry)
     new_ts = self.fresh_train_state(plan)
     if grown and self.config.grow.init != 'warmup':  # momentum of the pieces both depths share
       new_ts = new_ts.replace(opt_state=partition.carry_over(self.ts.opt_state, new_ts.opt_state))
