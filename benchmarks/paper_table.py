@@ -17,7 +17,7 @@ import json
 import os
 import platform
 
-from absl import app, flags
+from absl import app, flags, logging
 import jax
 from ml_collections import config_flags
 
@@ -69,6 +69,7 @@ def table(config, summary: dict, overrides: list[str]) -> str:
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.WARNING)  # Orbax logs every checkpoint at INFO
   config = _CONFIG.value
   summary = trainer.train_and_evaluate(config, _WORKDIR.value)
   if summary is None:

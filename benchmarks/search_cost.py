@@ -22,7 +22,7 @@ import ast
 import json
 import os
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 import numpy as np
 
@@ -97,6 +97,7 @@ def spread(rows, key):
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.WARNING)  # Orbax logs every checkpoint at INFO
   base = _CONFIG.value
   ds = data.load(base)
   model = models.from_config(base, ds.num_classes)

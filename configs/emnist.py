@@ -11,8 +11,9 @@ Data: the notebook trains on the original NIST release (124,800 training / 20,80
 images) and defines no validation split; odn_jax validates on the last 10,000 training
 images. By default this config reads TFDS's `emnist/letters`, which holds only 88,800 /
 14,800 (78,800 train + 10,000 validation here). For the paper's data, point the idx source
-at the original gzip files (emnist-letters-{train,test}-{images-idx3,labels-idx1}-ubyte.gz):
-  --config.data.source=idx --config.data.path=DIR --config.data.num_train=114800
+at NIST's gzip.zip or a folder of the original files
+(emnist-letters-{train,test}-{images-idx3,labels-idx1}-ubyte.gz):
+  --config.data.source=idx --config.data.path=PATH/gzip.zip --config.data.num_train=114800
 """
 
 from odn_jax import defaults

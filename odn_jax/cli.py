@@ -52,5 +52,5 @@ def compare():
   _run('compare')
 
 
-def check_data():  # launch/check_data.py; its console script is added with the script
+def check_data():
   _run('check_data')

@@ -27,6 +27,9 @@ def base_config() -> ml_collections.ConfigDict:
   # next `num_val`; 0 means "all that remains".
   config.data.num_train = 50_000
   config.data.num_val = 10_000
+  # None: that head/tail split; N: shuffle the training split with seed N before cutting it
+  # (for files sorted by class, which the data checks refuse to cut by position).
+  config.data.split_seed = ml_collections.config_dict.placeholder(int)
   # Train on only the first `train_subset` training examples (0: all); for benchmarks.
   config.data.train_subset = 0
   config.data.num_classes = 10
@@ -114,6 +117,9 @@ def base_config() -> ml_collections.ConfigDict:
   # optimizer), 'trained' (every piece as last trained, momentum carried) or 'identity'
   # ('trained' with the new block starting as the identity).
   config.grow.init = 'warmup'
+  # With 'trained' / 'identity': the share of the trained weights kept, the rest taken from
+  # the warm-up weights (1: all carried over; 0: the warm-up weights, as 'warmup').
+  config.grow.carry = 1.0
 
   # The extracted subnet keeps heads 1..d*-1 as early exits. They last trained before the
   # blocks under them moved on, so after the search they train this many epochs more on the

@@ -24,11 +24,21 @@ def check_init(init: str):
     raise ConfigError(f'config.grow.init must be one of {GROW_INITS}, got {init!r}')
 
 
-def grown_variables(variables: dict, warmup_variables: dict, depth: int, init: str) -> dict:
-  """Full {'params', 'state'} trees from which depth `depth` starts training."""
+def grown_variables(variables: dict, warmup_variables: dict, depth: int, init: str,
+                    carry: float = 1.0) -> dict:
+  """Full {'params', 'state'} trees from which depth `depth` starts training.
+
+  With 'trained' and 'identity', `carry` < 1 moves every trained weight back towards its
+  warm-up value, carry x trained + (1 - carry) x warm-up (config.grow.carry): a converged,
+  annealed solution is a poor place to restart training from (Ash & Adams 2020, "shrink and
+  perturb"), the warm-up weights are the paper's; this is the line between the two.
+  """
   check_init(init)
   if init == 'warmup':
     return warmup_variables
+  if carry != 1.0:
+    variables = jax.tree.map(lambda t, w: carry * t + (1.0 - carry) * w, variables,
+                             warmup_variables)
   if init == 'trained' or depth == 1:
     return variables
   params = dict(variables['params'])

@@ -9,6 +9,7 @@ from absl import logging
 import jax
 
 from odn_jax import models, search, size, workdir as workdir_lib
+from odn_jax.data import checks
 from odn_jax.models import ResNet
 
 
@@ -57,6 +58,9 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
       'compile': compile_share(history),
       'num_devices': jax.device_count(),
       'seed': config.seed,
+      # The data checks' warnings and a test accuracy no better than chance: loud, not silent.
+      'warnings': checks.run_warnings(getattr(ds, 'warnings', []), test_accuracy,
+                                      ds.num_classes),
   }
 
 
@@ -96,7 +100,15 @@ def depth_table_text(s: dict) -> str:
     mark = '  <- optimal' if row['depth'] == s['optimal_depth'] else ''
     lines.append(f'{row["depth"]:>5} {row["epochs"]:>6} {row["best_val_accuracy"]:>8.2f}% '
                  f'{row["params"]:>12,} {row["memory_reduction_pct"]:>9.2f}%{mark}')
+  lines += [f'warning: {w}' for w in s.get('warnings', [])]
   return '\n'.join(lines)
+
+
+def warnings_markdown(s: dict) -> list[str]:
+  """report.md's Warnings section, when the run had any."""
+  if not s.get('warnings'):
+    return []
+  return ['', '## Warnings', ''] + [f'- **{w}**' for w in s['warnings']]
 
 
 def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[dict],
@@ -208,6 +220,7 @@ def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> s
       f'Search: mode `{s.get("search_mode", "target")}`, {s["epochs_total"]} epochs '
       f'({s.get("warmup_epochs", 0)} of warm-up), {s["wall_clock_s"]:.0f} s on '
       f'{s["num_devices"]} device(s), seed {s["seed"]}. Stopped because: {s["stop_reason"]}.',
+      *warnings_markdown(s),
       '', '| depth | epochs | best val. acc. | params | bytes | MFLOPs | memory reduction |',
       '|---|---|---|---|---|---|---|']
   for r in s['per_depth']:

@@ -64,7 +64,8 @@ class RunState:
 
   @property
   def keeps_warmup(self) -> bool:
-    return self.config.grow.init == 'warmup'
+    """Whether growth reads the warm-up's weights (reloads them, or blends towards them)."""
+    return self.config.grow.init == 'warmup' or self.config.grow.carry != 1.0
 
   @property
   def global_step(self) -> int:
@@ -138,7 +139,7 @@ class RunState:
     grown = old.phase != search.WARMUP
     if grown:
       self.variables = growth.grown_variables(self.variables, self.warmup, plan.depth,
-                                              self.config.grow.init)
+                                              self.config.grow.init, self.config.grow.carry)
     ts, self.best, self.metrics = self.fresh(plan)
     if grown and self.config.grow.init != 'warmup':  # momentum of the pieces both depths share
       ts = ts.replace(opt_state=partition.carry_over(self.ts.opt_state, ts.opt_state))

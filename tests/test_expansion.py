@@ -103,3 +103,13 @@ def test_the_search_ends_with_the_best_weights_not_the_last(tmp_path):
   _, best = grown_past_warmup(run, tmp_path)
   run.move_to(search.Plan(search.DONE, 1, 0.0), str(tmp_path))
   chex.assert_trees_all_close(partition.prefix(run.variables['params'], 1), best['params'])
+
+
+def test_partial_carry_moves_the_trained_weights_towards_the_warmup_weights(tmp_path):
+  run = make_run('trained')
+  run.config.grow.carry = 0.25
+  _, best = grown_past_warmup(run, tmp_path)
+  run.move_to(search.Plan(search.GROW, 2, 0.05), str(tmp_path))
+  expected = jax.tree.map(lambda t, w: 0.25 * t + 0.75 * w, best['params']['block_01'],
+                          run.warmup['params']['block_01'])
+  chex.assert_trees_all_close(run.ts.params['block_01'], expected, rtol=1e-6)

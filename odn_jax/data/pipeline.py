@@ -14,7 +14,7 @@ import numpy as np
 
 from odn_jax.data.errors import DataError
 
-PAD = 4  # pixels of zero padding before the random crop (the reference's CIFAR-10 setting)
+PAD = 4  # pixels of zero padding before the random crop (the notebooks' CIFAR-10 setting)
 
 
 def normalize(images: np.ndarray, mean, std) -> np.ndarray:
@@ -67,17 +67,43 @@ def prefetch(iterator: Iterator, size: int) -> Iterator:
     stop.set()  # a consumer that stops early (preemption) releases the thread
 
 
+def epoch_batch_sizes(num_examples: int, batch_size: int, drop_last: bool,
+                      num_devices: int = 1) -> list[int]:
+  """Global batch sizes of one epoch: full batches, then with `drop_last` False the rest.
+
+  The last partial batch (PyTorch's DataLoader with drop_last=False, the notebooks' MNIST
+  family) is split over the devices, so it keeps the largest multiple of `num_devices` that
+  fits: the at most num_devices - 1 examples left out differ every epoch, as the order does.
+  Its shape compiles one more program per depth.
+  """
+  sizes = [batch_size] * (num_examples // batch_size)
+  rest = num_examples % batch_size
+  rest -= rest % num_devices
+  if not drop_last and rest:
+    sizes.append(rest)
+  return sizes
+
+
 class Dataset:
-  """Splits held in memory, batched for one host of a data-parallel run."""
+  """Splits held in memory, batched for one host of a data-parallel run.
+
+  `warnings` lists what the checks of odn_jax.data.checks found worth reporting with the
+  run; `findings` every finding, warnings and notes alike.
+  """
 
   def __init__(self, name, splits, num_classes, mean, std, batch_size, eval_batch_size,
-               seed, augment=False, prefetch=2):
+               seed, augment=False, prefetch=2, drop_last=True, num_devices=None):
     self.name, self.splits, self.num_classes = name, splits, num_classes
     self.mean, self.std, self.seed, self.augment = mean, std, seed, augment
     self.batch_size, self.eval_batch_size, self.prefetch = batch_size, eval_batch_size, prefetch
+    self.drop_last = drop_last
+    self.num_devices = jax.device_count() if num_devices is None else num_devices
     self.input_shape = tuple(splits['train'][0].shape[1:])
     self.num_examples = {k: len(v[1]) for k, v in splits.items()}
-    self.steps_per_epoch = self.num_examples['train'] // batch_size
+    self.findings, self.warnings = [], []
+    self.batch_sizes = epoch_batch_sizes(self.num_examples['train'], batch_size, drop_last,
+                                         self.num_devices)
+    self.steps_per_epoch = len(self.batch_sizes)
     if self.steps_per_epoch < 1:
       raise DataError(f'the training split has {self.num_examples["train"]} examples, fewer '
                       f'than one batch of {batch_size}; lower config.batch_size')
@@ -96,9 +122,10 @@ class Dataset:
     if self.augment:  # drawn for the whole epoch, so they do not depend on the host
       offsets = rng.integers(0, 2 * PAD + 1, size=(len(labels), 2))
       flips = rng.random(len(labels)) < 0.5
-    host = self._host_slice(self.batch_size)
-    for step in range(self.steps_per_epoch):
-      positions = np.arange(step * self.batch_size, (step + 1) * self.batch_size)[host]
+    start = 0
+    for size in self.batch_sizes:
+      positions = np.arange(start, start + size)[self._host_slice(size)]
+      start += size
       index = order[positions]
       batch_images = images[index]
       if self.augment:
@@ -106,7 +133,7 @@ class Dataset:
       yield {'image': normalize(batch_images, self.mean, self.std), 'label': labels[index]}
 
   def train_batches(self, epoch: int) -> Iterator[dict]:
-    """This host's part of every full global batch of `epoch` (the remainder is dropped)."""
+    """This host's part of every global batch of `epoch`, sized as `batch_sizes` says."""
     return prefetch(self._train_batches(epoch), self.prefetch)
 
   def _eval_batches(self, split: str):

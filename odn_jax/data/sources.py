@@ -6,6 +6,9 @@ Every source ends as the same thing: {'train', 'validation', 'test'} -> (images 
 """
 
 import os
+import socket
+from typing import NamedTuple
+import urllib.parse
 
 import numpy as np
 
@@ -17,23 +20,67 @@ SPLITS = ('train', 'validation', 'test')
 DIGITS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'digits.npz')
 
 
-def load_splits(data_config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def read(data_config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """The source's own splits ('train', 'test', and 'validation' where it has one), checked."""
   source = data_config.source
   if source not in SOURCES:
     raise DataError(f'config.data.source must be one of {SOURCES}, got {source!r}')
-  read = {'digits': _digits, 'tfds': lambda: _tfds(data_config),
-          'idx': lambda: idx.load_folder(data_config.path), 'npz': lambda: _npz(data_config.path)}
+  read_source = {'digits': _digits, 'tfds': lambda: _tfds(data_config),
+                 'idx': lambda: idx.load_folder(data_config.path, data_config.name),
+                 'npz': lambda: _npz(data_config.path)}
   splits = {k: check_split(k, *v, data_config.num_classes, data_config.label_offset, source)
-            for k, v in read[source]().items()}
-  splits = _split_validation(splits, data_config)
-  if data_config.train_subset:
-    images, labels = splits['train']
-    splits['train'] = images[:data_config.train_subset], labels[:data_config.train_subset]
+            for k, v in read_source[source]().items()}
   channels = {v[0].shape[-1] for v in splits.values()}
   if len(data_config.mean) not in channels or len(data_config.std) not in channels:
     raise DataError(f'config.data.mean/std have {len(data_config.mean)}/{len(data_config.std)}'
                     f' values but the images have {channels.pop()} channels; give one per channel')
   return splits
+
+
+class Cut(NamedTuple):
+  """What is taken from the source's training split by position."""
+  text: str  # in words, for messages
+  smallest: int  # examples in the smallest piece
+
+
+def positional_cut(splits, data_config) -> Cut | None:
+  """What `cut` takes from the source's training split by position; None when nothing is
+  (the source has its own validation split and no subset is asked for) or when
+  config.data.split_seed shuffles the training split first."""
+  if data_config.get('split_seed') is not None:
+    return None
+  n = len(splits['train'][1])
+  parts, pieces = [], []
+  if 'validation' not in splits:
+    num_val = data_config.num_val or n - data_config.num_train
+    parts.append(f'train (num_train={data_config.num_train:,}) and validation (num_val='
+                 f'{num_val:,}) are cut from it')
+    pieces += [data_config.num_train, num_val]
+  if data_config.train_subset and data_config.train_subset < n:
+    parts.append(f'train_subset={data_config.train_subset:,} takes its head')
+    pieces.append(data_config.train_subset)
+  return Cut(' and '.join(parts), min(pieces)) if parts else None
+
+
+def cut(splits, data_config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """{'train', 'validation', 'test'}: validation cut from train unless the source has one,
+  train shortened to config.data.train_subset; all by position, after shuffling the
+  training split with config.data.split_seed when it is set."""
+  seed = data_config.get('split_seed')
+  if seed is not None:  # fixed by the seed alone: every host and every resume cut alike
+    images, labels = splits['train']
+    order = np.random.default_rng(seed).permutation(len(labels))
+    splits = {**splits, 'train': (images[order], labels[order])}
+  splits = dict(_split_validation(splits, data_config))  # a new dict: `splits` stays whole
+  if data_config.train_subset:
+    images, labels = splits['train']
+    splits['train'] = images[:data_config.train_subset], labels[:data_config.train_subset]
+  return splits
+
+
+def load_splits(data_config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """The three splits `config.data` describes, without the checks of odn_jax.data.load."""
+  return cut(read(data_config), data_config)
 
 
 def check_split(split, images, labels, num_classes, label_offset=0, source=''):
@@ -61,7 +108,7 @@ def check_split(split, images, labels, num_classes, label_offset=0, source=''):
 
 
 def _split_validation(splits, data_config):
-  """The reference's split: train = first num_train, validation = the next num_val."""
+  """The paper's split: train = first num_train, validation = the next num_val."""
   if 'validation' in splits:
     return splits
   images, labels = splits['train']
@@ -96,21 +143,78 @@ def _digits():
     return {split: (f[f'x_{split}'], f[f'y_{split}']) for split in SPLITS}
 
 
+def _import_command(data_config) -> str:
+  return (f'python launch/import_data.py --dataset={data_config.name} '
+          '--source_dir=DIR_WITH_ORIGINAL_FILES'
+          + (f' --data_dir={data_config.data_dir}' if data_config.data_dir else ''))
+
+
+def _first_line(e: Exception) -> str:
+  line = next((l.strip() for l in str(e).splitlines() if l.strip()), '')
+  line = line if len(line) <= 160 else line[:157] + '...'
+  return type(e).__name__ + (f': {line}' if line else '')
+
+
+PROXY_VARIABLES = ('https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'all_proxy',
+                   'ALL_PROXY')
+
+
+def unresolvable_host(urls) -> str | None:
+  """The first host among `urls` whose name does not resolve, or None. Offline, TFDS would
+  retry every download with backoff for about 3.5 minutes before failing; this fails at
+  once. Behind a proxy names may resolve only there: no verdict (None)."""
+  if any(os.environ.get(v) for v in PROXY_VARIABLES):
+    return None
+  for host in sorted({urllib.parse.urlparse(u).hostname for u in urls} - {None}):
+    try:
+      socket.getaddrinfo(host, 443)
+    except OSError:
+      return host
+  return None
+
+
+def _check_can_download(tfds, data_config):
+  """A one-line DataError, before any attempt, if the dataset is not prepared and the
+  hosts of its source files do not resolve."""
+  try:
+    builder = tfds.builder(data_config.name, data_dir=data_config.data_dir)
+    if builder.is_prepared():
+      return
+    host = unresolvable_host(builder.url_infos or ())
+  except Exception:  # an unknown name and the like: tfds.data_source reports those
+    return
+  if host:
+    raise DataError(
+        f'TFDS dataset {data_config.name!r} is not prepared in '
+        f'{data_config.data_dir or "the default data_dir"} and cannot be downloaded: '
+        f'{host} does not resolve (no network); prepare it offline with: '
+        f'{_import_command(data_config)}')
+
+
 def _tfds(data_config):
-  """The official train and test splits, read through TFDS's array_record data source."""
+  """The official train and test splits, read through TFDS's array_record data source;
+  downloaded and prepared first when config.data.download allows it and they are not."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  download = data_config.get('download', True)
+  where = data_config.data_dir or 'the default data_dir'
+  if download:
+    _check_can_download(tfds, data_config)
   splits = {}
   for split in ('train', 'test'):
-    try:
+    try:  # the first split downloads and prepares the whole dataset; the second reads it
       source = tfds.data_source(data_config.name, split=split, data_dir=data_config.data_dir,
-                                download=False)
-    except Exception as e:  # TFDS raises several types for "not prepared"
+                                download=download)
+    except Exception as e:  # TFDS raises many types, for "not prepared" and for no network
+      if download:
+        raise DataError(
+            f'TFDS could not download and prepare {data_config.name!r} into {where} '
+            f'({_first_line(e)}); without network, prepare it offline with: '
+            f'{_import_command(data_config)}') from e
       raise DataError(
-          f'TFDS dataset {data_config.name!r} is not prepared in '
-          f'{data_config.data_dir or "the default data_dir"} and cannot be downloaded here '
-          f'({type(e).__name__}); prepare it offline with: python launch/import_data.py '
-          f'--dataset={data_config.name} --source_dir=DIR_WITH_ORIGINAL_FILES'
-          + (f' --data_dir={data_config.data_dir}' if data_config.data_dir else '')) from e
+          f'TFDS dataset {data_config.name!r} is not prepared in {where} and '
+          f'config.data.download is False ({type(e).__name__}); set '
+          f'--config.data.download=True where there is network, or prepare it offline with: '
+          f'{_import_command(data_config)}') from e
     try:  # one batched read decodes 2-3x faster than item by item
       examples = source.__getitems__(range(len(source)))
     except (TypeError, AttributeError):  # mocked sources (tfds.testing) read item by item
