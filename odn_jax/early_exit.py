@@ -27,7 +27,7 @@ def _check(outputs, flops_per_depth):
                      'early exit needs every head 1..depth (a subnet extracted with all its heads)')
 
 
-def evaluate(outputs, threshold: float, flops_per_depth) -> dict:
+def at_threshold(outputs, threshold: float, flops_per_depth) -> dict:
   """Accuracy (percent) and mean FLOPs per example at one threshold.
 
   An example leaving at head d costs the forward pass to depth d (`flops_per_depth[d-1]`);
@@ -45,8 +45,8 @@ def evaluate(outputs, threshold: float, flops_per_depth) -> dict:
 
 
 def sweep(outputs, flops_per_depth, thresholds=DEFAULT_THRESHOLDS) -> list[dict]:
-  """`evaluate` at each threshold; mean FLOPs never decrease as the threshold grows."""
-  return [evaluate(outputs, t, flops_per_depth) for t in sorted(thresholds)]
+  """`at_threshold` at each threshold; mean FLOPs never decrease as the threshold grows."""
+  return [at_threshold(outputs, t, flops_per_depth) for t in sorted(thresholds)]
 
 
 def per_head(outputs, flops_per_depth) -> list[dict]:

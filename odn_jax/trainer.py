@@ -56,7 +56,7 @@ class RunState:
     self.history: list[dict] = []
     self.plan = search.start_plan(config)
     self.variables = variables  # full {'params', 'state'}: every piece's weights as kept
-    # What 'warmup' growth reloads: the warm-up's weights (the initial ones until then).
+    # The warm-up's weights (the initial ones until then), where growth reads them.
     self.warmup = variables if self.keeps_warmup else None
     self.ts, self.best, self.metrics = self.fresh(self.plan)
     self.epoch_step = 0  # steps of the epoch under way already done (> 0 after a preemption)

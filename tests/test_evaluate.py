@@ -82,13 +82,13 @@ def test_early_exit_leaves_at_the_first_confident_head():
   outputs = evaluation.HeadOutputs([1, 2], np.array([[1, 0], [1, 0], [0, 1]], np.int32),
                                    np.array([[0.9, 0.6], [0.4, 0.8], [0.5, 0.99]]),
                                    np.array([1, 1, 1], np.int32))
-  row = early_exit.evaluate(outputs, 0.7, [10.0, 30.0])
+  row = early_exit.at_threshold(outputs, 0.7, [10.0, 30.0])
   assert row['exits_per_head'] == [1, 2]
   # The first answers at head 1 (right), the others at head 2 (wrong, right).
   assert row['accuracy'] == pytest.approx(200 / 3)
   assert row['mean_flops'] == pytest.approx(70 / 3)
-  assert early_exit.evaluate(outputs, 0.0, [10.0, 30.0])['accuracy'] == pytest.approx(200 / 3)
-  assert early_exit.evaluate(outputs, 1.0, [10.0, 30.0])['accuracy'] == pytest.approx(100 / 3)
+  assert early_exit.at_threshold(outputs, 0.0, [10.0, 30.0])['accuracy'] == pytest.approx(200 / 3)
+  assert early_exit.at_threshold(outputs, 1.0, [10.0, 30.0])['accuracy'] == pytest.approx(100 / 3)
 
 
 def evaluate_cli(*args):
