@@ -49,6 +49,7 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
                     for d, row in tried.items()],
       'warmup_epochs': sum(h['phase'] == search.WARMUP for h in history),
       'epochs_total': len(history),
+      'schedule': config.get('schedule', 'paper'),
       'search_mode': config.search.mode,
       'search_start': config.search.start,
       'warmup_profile': search.warmup_profile(history),
@@ -217,17 +218,18 @@ def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> s
       f'{s["target_accuracy"]:g}% ± {s["tolerance"]:g}), {s["params_optimal"]:,} of '
       f'{s["params_full"]:,} parameters ({s["memory_reduction_pct"]:.2f}% smaller), '
       f'{s["flops_optimal"] / 1e6:.1f} of {s["flops_full"] / 1e6:.1f} MFLOPs per example.', '',
-      f'Search: mode `{s.get("search_mode", "target")}`, {s["epochs_total"]} epochs '
+      f'Search: schedule `{s.get("schedule", "paper")}`, mode `{s.get("search_mode", "target")}`, '
+      f'{s["epochs_total"]} epochs '
       f'({s.get("warmup_epochs", 0)} of warm-up), {s["wall_clock_s"]:.0f} s on '
       f'{s["num_devices"]} device(s), seed {s["seed"]}. Stopped because: {s["stop_reason"]}.',
       *warnings_markdown(s),
-      '', '| depth | epochs | best val. acc. | params | bytes | MFLOPs | memory reduction |',
-      '|---|---|---|---|---|---|---|']
+      '', '| depth | epochs | best val. acc. | params | bytes | MFLOPs | memory reduction | '
+      'left because |', '|---|---|---|---|---|---|---|---|']
   for r in s['per_depth']:
     mark = ' **(optimal)**' if r['depth'] == s['optimal_depth'] else ''
     lines.append(f'| {r["depth"]}{mark} | {r["epochs"]} | {r["best_val_accuracy"]:.2f}% | '
                  f'{r["params"]:,} | {r["bytes"]:,} | {r["flops"] / 1e6:.1f} | '
-                 f'{r["memory_reduction_pct"]:.2f}% |')
+                 f'{r["memory_reduction_pct"]:.2f}% | {r.get("left_because", "")} |')
   if s.get('compile'):
     lines += ['', '## Compilation', '', '| phase | depth | epochs (s) | compiling (s) | share |',
               '|---|---|---|---|---|']

@@ -67,10 +67,10 @@ class Position:
   """Where the search stands after the history it was replayed from."""
   plan: Plan  # the next epoch
   best_val_accuracy: float  # of the current depth, at the controller's rounding
-  best_epoch: int | None  # index into the history of the epoch whose weights are kept
   since_best: int  # epochs since the last improvement (the paper's `no_improvement`)
   epochs_at_depth: int
   kept: dict  # depth -> index of the epoch whose weights that depth keeps
+  left: dict  # depth -> why the search left it (grew past it, or ended there)
 
 
 def max_depth(config: ml_collections.ConfigDict) -> int:
@@ -209,16 +209,17 @@ class Fold:
     self.config, self.limit, self.goal = config, depth_limit(config, sizes), target_goal(config)
     self.plan = start_plan(config)
     self.history: list[dict] = []
-    self.best_acc, self.best_epoch, self.since, self.at_depth = 0.0, None, 0, 0
+    self.best_acc, self.since, self.at_depth = 0.0, 0, 0
     self.best_by_depth: dict[int, float] = {}
     self.running_best: list[float] = []  # the current depth's best after each of its epochs
     self.final_rate, self.final_at = None, 0  # the fixed final schedule (search.final_epochs)
     self.kept: dict[int, int] = {}
+    self.left: dict[int, str] = {}
 
   @property
   def position(self) -> Position:
-    return Position(self.plan, self.best_acc, self.best_epoch, self.since, self.at_depth,
-                    dict(self.kept))
+    return Position(self.plan, self.best_acc, self.since, self.at_depth, dict(self.kept),
+                    dict(self.left))
 
   def push(self, record: dict):
     s, i, plan = self.config.search, len(self.history), self.plan
@@ -251,7 +252,7 @@ class Fold:
     self.running_best.append(self.best_by_depth[plan.depth])
     improved = accuracy > self.best_acc + s.min_delta
     if improved:
-      self.best_acc, self.best_epoch, self.since = accuracy, i, 0
+      self.best_acc, self.since = accuracy, 0
       self.kept[plan.depth] = i
     else:
       self.since += 1
@@ -279,7 +280,8 @@ class Fold:
     self.final_at += 1
     if self.final_at >= s.final_epochs:
       chosen, choice = _final_depth(self.config, plan.depth, self.best_acc, self.best_by_depth)
-      return Plan(DONE, chosen, 0.0, f'final schedule of {s.final_epochs} epochs done; {choice}')
+      self.left[plan.depth] = f'final schedule of {s.final_epochs} epochs done; {choice}'
+      return Plan(DONE, chosen, 0.0, self.left[plan.depth])
     rate = self.final_rate * 0.5 * (1.0 + math.cos(math.pi * self.final_at / s.final_epochs))
     return Plan(FINETUNE, plan.depth, rate)
 
@@ -307,7 +309,8 @@ class Fold:
       depth += 1
       if s.reset_best_on_expansion:
         self.best_acc = 0.0
-      self.best_epoch, self.since, self.at_depth, exhausted = None, 0, 0, False
+      self.left[depth - 1] = reason
+      self.since, self.at_depth, exhausted = 0, 0, False
       self.running_best = []
       learning_rate = s.learning_rate * s.expansion_lr_scale
     # 4. The fine-tune flag: changes the rounding and nothing else.
@@ -325,7 +328,8 @@ class Fold:
     # 5. Stop.
     if phase == FINETUNE and exhausted:
       chosen, choice = _final_depth(self.config, depth, self.best_acc, self.best_by_depth)
-      return Plan(DONE, chosen, 0.0, f'fine-tuned: {why}; {choice}')
+      self.left[depth] = f'fine-tuned: {why}; {choice}'
+      return Plan(DONE, chosen, 0.0, self.left[depth])
     return Plan(phase, depth, learning_rate, reason)
 
 
@@ -347,7 +351,8 @@ def per_depth(history: Sequence[dict], config, sizes: Sequence[dict] | None = No
               ) -> dict[int, dict]:
   """Epochs of every depth trained after warm-up, and the validation accuracy of the weights
   it keeps (the epoch of its last improvement: one definition of "best" everywhere)."""
-  kept = replay(history, config, sizes).kept
+  position = replay(history, config, sizes)
+  kept = position.kept
   rows = {}
   for record in history:
     if record['phase'] in (GROW, FINETUNE):
@@ -356,4 +361,5 @@ def per_depth(history: Sequence[dict], config, sizes: Sequence[dict] | None = No
   for depth, row in rows.items():
     row['best_epoch'] = kept[depth] + 1  # 1-based, as the history's 'epoch'
     row['best_val_accuracy'] = history[kept[depth]]['val_accuracy']
+    row['left_because'] = position.left.get(depth, '')
   return dict(sorted(rows.items()))

@@ -156,7 +156,9 @@ def test_per_depth_reports_the_weights_each_depth_keeps():
   config = make_config()
   history, _ = drive(config, {1: [10, 12.5, 12.0, 12.1, 11], 2: [30, 31, 29, 30, 30], 3: [95]})
   rows = search.per_depth(history, config)
-  assert rows[1] == {'depth': 1, 'epochs': 5, 'best_epoch': 4, 'best_val_accuracy': 12.5}
+  assert {k: rows[1][k] for k in ('depth', 'epochs', 'best_epoch', 'best_val_accuracy')} == {
+      'depth': 1, 'epochs': 5, 'best_epoch': 4, 'best_val_accuracy': 12.5}
+  assert rows[1]['left_because'].startswith('depth 1 converged at 12.5% (no improvement')
   assert rows[2]['best_val_accuracy'] == 31 and rows[2]['epochs'] == 5
 
 
