@@ -15,6 +15,7 @@ import sys
 from absl import flags
 
 from odn_jax import config_files, parallel, report, trainer
+from odn_jax import workdir as workdir_lib
 from odn_jax.launch_utils import run_main
 
 _CONFIG = config_files.DEFINE_config('config')
@@ -30,9 +31,11 @@ EXIT_NON_FINITE = 3
 def main(argv):
   del argv
   workdir = _WORKDIR.value
-  if _FRESH.value and os.path.isdir(workdir):
-    shutil.rmtree(workdir)
   parallel.initialize(_CONFIG.value.distributed)
+  if _FRESH.value:  # one process deletes, every process waits for it
+    if workdir_lib.is_writer() and os.path.isdir(workdir):
+      shutil.rmtree(workdir)
+    workdir_lib.sync(f'fresh {os.path.abspath(workdir)}')
   try:
     summary = trainer.train_and_evaluate(_CONFIG.value, workdir)
   except trainer.Preempted as e:

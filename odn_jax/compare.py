@@ -9,8 +9,8 @@ import json
 import os
 
 from odn_jax.errors import UserError
+from odn_jax.workdir import SUMMARY
 
-SUMMARY = 'summary.json'
 
 # (key, header, format) of each column, in order.
 COLUMNS = (

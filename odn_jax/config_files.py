@@ -15,6 +15,8 @@ from absl import flags
 from ml_collections import config_flags
 from ml_collections.config_flags import config_flags as config_flags_module
 
+from odn_jax import errors
+
 
 def configs_dir() -> str | None:
   """The folder of the shipped configs: the installed `odn_jax.configs`, else the clone's."""
@@ -37,7 +39,7 @@ def names() -> list[str]:
                 if f.endswith('.py') and not f.startswith('_'))
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.ConfigError):
   """A config that names no file and no shipped config."""
 
 

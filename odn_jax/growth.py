@@ -12,7 +12,6 @@
 import jax
 import jax.numpy as jnp
 
-from odn_jax import partition
 from odn_jax.errors import ConfigError
 from odn_jax.models import block_key, head_key
 
@@ -49,8 +48,3 @@ def grown_variables(variables: dict, warmup_variables: dict, depth: int, init: s
   if jax.tree.map(jnp.shape, previous_head) == jax.tree.map(jnp.shape, new_head):
     params[head_key(depth)] = previous_head
   return {'params': params, 'state': variables['state']}
-
-
-def active_variables(variables: dict, depth: int) -> tuple[dict, dict]:
-  """(params, state) that depth `depth` trains."""
-  return partition.prefix(variables['params'], depth), partition.prefix(variables['state'], depth)

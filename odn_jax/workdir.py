@@ -179,7 +179,9 @@ def prepare(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
   config_file = file(workdir, CONFIG)
   current = json.loads(config.to_json())
   saved = read_json(config_file) if os.path.exists(config_file) else None
-  if saved is not None:
+  checkpoints = file(workdir, CHECKPOINTS)
+  trained = os.path.isdir(checkpoints) and bool(os.listdir(checkpoints))
+  if saved is not None and trained:  # a config whose run never trained is simply replaced
     differ = config_differences(saved, current)
     if differ:
       raise ConfigError(f'workdir {workdir} holds a run of another config (differs in '

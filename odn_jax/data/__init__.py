@@ -32,13 +32,13 @@ def inspect(config) -> tuple[dict, list]:
   return splits, sorted(findings, key=lambda f: checks.LEVELS.index(f.level))
 
 
-def load(config, seed: int | None = None) -> Dataset:
+def load(config) -> Dataset:
   """The dataset `config.data` describes, checked, batched by `config.batch_size`."""
   splits, findings = inspect(config)
   checks.raise_errors(findings, f'{config.data.source} data {config.data.name!r}')
   ds = Dataset(config.data.name, splits, config.data.num_classes, config.data.mean,
                config.data.std, config.batch_size, config.eval_batch_size,
-               config.seed if seed is None else seed, augment=config.data.augment,
+               config.seed, augment=config.data.augment,
                prefetch=config.data.prefetch, drop_last=config.data.get('drop_last', True),
                num_devices=jax.device_count())
   ds.findings = findings
