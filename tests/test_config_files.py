@@ -6,7 +6,7 @@ from pathlib import Path
 from absl import flags
 import pytest
 
-from odn_jax import config_files
+from odn_jax import config_files, search
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,3 +83,12 @@ def test_unknown_configs_are_named(spec, message, tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
   with pytest.raises(config_files.ConfigError, match=message):
     config_files.resolve(spec)
+
+
+@pytest.mark.parametrize('name', config_files.names())
+def test_every_shipped_config_takes_the_fast_schedule(name):
+  paper, fast = config_files.get_config(name), config_files.get_config(f'{name}:fast')
+  assert (paper.schedule, fast.schedule) == ('paper', 'fast')
+  assert fast.search.abandon_margin is not None and fast.search.final_epochs > 0
+  assert paper.search.abandon_margin is None
+  search.check_config(fast)
