@@ -145,9 +145,8 @@ def with_schedule(config: ml_collections.ConfigDict, schedule: str | None
 
   'paper' (or nothing) leaves the config as the notebooks run it; 'fast' is odn_jax's
   schedule (BENCHMARKS.md): the paper's rules, except that a depth whose validation curve
-  cannot reach the goal is abandoned early, a depth that reaches it ends with a fixed cosine
-  decay instead of waiting out a plateau, and validation uses recomputed BatchNorm
-  statistics.
+  cannot reach the goal is abandoned early, and a depth that reaches it ends with a fixed
+  cosine decay instead of waiting out a plateau.
   Every lever stays a key that `--config.KEY=VALUE` overrides.
   """
   schedule = schedule or 'paper'
@@ -159,5 +158,4 @@ def with_schedule(config: ml_collections.ConfigDict, schedule: str | None
     config.search.abandon_margin = 1.0
     config.search.abandon_min_epochs = 16
     config.search.final_epochs = 12
-    config.precise_bn_batches = max(config.precise_bn_batches, 16)
   return config
