@@ -4,7 +4,8 @@ r"""Serialises a run's extracted subnet with jax.export (StableHLO, symbolic bat
       [--platforms=cpu,cuda,tpu]
 
 The file holds the forward pass to the optimal depth's head, its weights and the input
-normalisation, computed in the run's dtype (bfloat16 with --config.half_precision); run it
+normalisation, computed in the run's dtype (bfloat16 with --config.half_precision); beside
+it, FILE.json is the run's optimal/model.json (class names, dataset, depth). Run it
 with launch/predict.py, or anywhere with jax:
   jax.export.deserialize(bytearray(open(FILE, 'rb').read())).call(images_0_to_255_float32)
 """
@@ -31,7 +32,7 @@ def main(argv):
     raise NotFoundError(f'--output={_OUTPUT.value}: folder {folder} does not exist')
   variables, info = evaluation.subnet(_WORKDIR.value)
   exported = export.export_subnet(variables, info, platforms=_PLATFORMS.value)
-  size = artifact.save(exported, _OUTPUT.value)
+  size = artifact.save(exported, _OUTPUT.value, info)
   print(f'exported depth {info["depth"]} of {info["arch"]} ({info["dataset"]}) to '
         f'{_OUTPUT.value}: {size:,} bytes, for {", ".join(exported.platforms)}; input float32 '
         f'[batch, {", ".join(map(str, info["input_shape"]))}] pixels 0..255 -> logits of '

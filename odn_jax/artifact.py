@@ -2,7 +2,9 @@
 
 No odn_jax model code is imported here: a deployment (and launch/predict.py) needs only
 this module and jax. The file is what `odn_jax.export.export_subnet` builds: float32
-images [batch, H, W, C] with pixels 0..255 in, logits out, weights inside.
+images [batch, H, W, C] with pixels 0..255 in, logits out, weights inside; beside it,
+FILE.json: the run's optimal/model.json (class names, dataset, depth), for people and
+predict.py to read.
 """
 
 import os
@@ -15,9 +17,17 @@ from odn_jax import workdir as workdir_lib
 from odn_jax.errors import FlagError, NotFoundError
 
 
-def save(exported: jax.export.Exported, path: str) -> int:
-  """Writes the serialised artifact (all or nothing); returns its size in bytes."""
+def info_path(path: str) -> str:
+  """Where the model.json of the artifact at `path` is written beside it."""
+  return path + '.json'
+
+
+def save(exported: jax.export.Exported, path: str, info: dict | None = None) -> int:
+  """Writes the serialised artifact (all or nothing), and `info` beside it; returns the
+  artifact's size in bytes."""
   blob = exported.serialize()
+  if info is not None:
+    workdir_lib.write_json(info_path(path), info)
 
   def write(tmp):
     with open(tmp, 'wb') as f:
@@ -42,6 +52,17 @@ def load(path: str) -> jax.export.Exported:
     raise FlagError(f'{path} was exported for {", ".join(exported.platforms)}, not {backend}; '
                     'export it again with --platforms including it')
   return exported
+
+
+def load_info(path: str) -> dict | None:
+  """The model.json written beside the artifact at `path`, or None (an artifact copied alone)."""
+  return workdir_lib.read_json(info_path(path)) if os.path.isfile(info_path(path)) else None
+
+
+def class_names(info: dict | None) -> list[str] | None:
+  """The class names a model.json holds (None where the dataset has none)."""
+  names = (info or {}).get('class_names')
+  return None if names is None else [str(n) for n in names]
 
 
 def input_shape(exported: jax.export.Exported) -> tuple[int, ...]:

@@ -7,7 +7,8 @@
   DIR/tensorboard/      per-epoch scalars
   DIR/checkpoints/      Orbax's epoch steps (resumable), and depth_NN/: the best weights of
                         each converged depth
-  DIR/optimal/          the extracted subnet: variables/ + model.json
+  DIR/optimal/          the extracted subnet: variables/ + model.json, and README.md: its
+                        model card
 
 Every host of a multi-host job runs the same code; only process 0 writes these files
 (`is_writer`), and each is written whole or not at all: under a temporary name first,
@@ -34,11 +35,12 @@ CHECKPOINTS = 'checkpoints'
 OPTIMAL = 'optimal'
 VARIABLES = 'variables'  # inside a saved-variables folder (optimal/, depth_NN/)
 MODEL_INFO = 'model.json'  # beside it: how to rebuild and feed the network
+MODEL_CARD = 'README.md'  # in optimal/: what the subnet is and how it was found
 
 # Config keys that say where things are or how fast they run, not what is computed:
 # resuming a run with other values of these gives the same run.
 RESUMABLE_KEYS = ('data.data_dir', 'data.prefetch', 'compilation_cache_dir', 'checkpoint.keep',
-                  'distributed')
+                  'distributed', 'measure_throughput')
 
 
 def file(workdir: str, name: str) -> str:
@@ -52,6 +54,10 @@ def depth_path(workdir: str, depth: int) -> str:
 
 def optimal_path(workdir: str) -> str:
   return file(workdir, OPTIMAL)
+
+
+def model_card_path(workdir: str) -> str:
+  return os.path.join(optimal_path(workdir), MODEL_CARD)
 
 
 def depth_tags(workdir: str) -> dict[int, str]:
@@ -147,11 +153,12 @@ def load_history(workdir: str) -> list[dict]:
 
 # --------------------------------------------------------------------------- starting a run
 
-def _flatten(tree: dict, prefix: str = '') -> dict:
+def flatten(tree: dict, prefix: str = '') -> dict:
+  """{'a': {'b': 1}} -> {'a.b': 1}: a config as JSON, by dotted key."""
   flat = {}
   for key, value in tree.items():
     if isinstance(value, dict):
-      flat.update(_flatten(value, f'{prefix}{key}.'))
+      flat.update(flatten(value, f'{prefix}{key}.'))
     else:
       flat[f'{prefix}{key}'] = value
   return flat
@@ -161,7 +168,7 @@ def config_differences(saved: dict, current: dict,
                        ignore: tuple[str, ...] = RESUMABLE_KEYS) -> list[str]:
   """Dotted keys (e.g. 'search.patience') whose values differ between two configs as
   JSON dicts, leaving out the keys of `ignore`; a key only one config has differs."""
-  saved, current = _flatten(saved), _flatten(current)
+  saved, current = flatten(saved), flatten(current)
   return sorted(k for k in set(saved) | set(current)
                 if k not in ignore and saved.get(k, KeyError) != current.get(k, KeyError))
 

@@ -69,7 +69,8 @@ def test_subnet_takes_uint8_float_one_image_or_a_batch(run_and_net):
 
 def test_class_names(run_and_net):
   _, net, images, _ = run_and_net
-  assert net.class_names == [str(i) for i in range(10)]  # the digits: no names stored
+  assert net.info['class_names'] == [str(i) for i in range(10)]  # the digits' names, stored
+  assert net.class_names == [str(i) for i in range(10)]
   assert net.classify(images[:4]) == [str(i) for i in net.predict(images[:4])]
   assert net.classify(images[0]) == str(net.predict(images[0]))
   named = subnet.Subnet(net.variables, {**net.info, 'class_names': list('abcdefghij')})
