@@ -10,11 +10,9 @@ with launch/predict.py, or anywhere with jax:
   jax.export.deserialize(bytearray(open(FILE, 'rb').read())).call(images_0_to_255_float32)
 """
 
-import os
-
 from absl import flags
 
-from odn_jax import artifact, evaluation, export
+from odn_jax import artifact, evaluation, export, workdir as workdir_lib
 from odn_jax.errors import NotFoundError
 from odn_jax.launch_utils import run_main
 
@@ -27,8 +25,8 @@ flags.mark_flags_as_required(['workdir', 'output'])
 
 def main(argv):
   del argv
-  folder = os.path.dirname(os.path.abspath(_OUTPUT.value))
-  if not os.path.isdir(folder):
+  folder = workdir_lib.path(_OUTPUT.value).parent
+  if not folder.is_dir():
     raise NotFoundError(f'--output={_OUTPUT.value}: folder {folder} does not exist')
   variables, info = evaluation.subnet(_WORKDIR.value)
   exported = export.export_subnet(variables, info, platforms=_PLATFORMS.value)

@@ -95,8 +95,7 @@ def read_class_names(model_path: str, workdir: str | None) -> list[str] | None:
   """The class names of FILE.json beside the model, else of the workdir's subnet, else None."""
   info = artifact.load_info(model_path)
   if info is None and workdir:
-    path = os.path.join(workdir_lib.optimal_path(workdir), workdir_lib.MODEL_INFO)
-    info = workdir_lib.read_json(path) if os.path.isfile(path) else None
+    info = workdir_lib.read_json_if_exists(workdir_lib.model_info_path(workdir))
   return artifact.class_names(info)
 
 

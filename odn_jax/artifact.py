@@ -7,8 +7,7 @@ FILE.json: the run's optimal/model.json (class names, dataset, depth), for peopl
 predict.py to read.
 """
 
-import os
-
+from etils import epath
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +18,7 @@ from odn_jax.errors import FlagError, NotFoundError
 
 def info_path(path: str) -> str:
   """Where the model.json of the artifact at `path` is written beside it."""
-  return path + '.json'
+  return f'{path}.json'
 
 
 def save(exported: jax.export.Exported, path: str, info: dict | None = None) -> int:
@@ -29,24 +28,19 @@ def save(exported: jax.export.Exported, path: str, info: dict | None = None) -> 
   if info is not None:
     workdir_lib.write_json(info_path(path), info)
 
-  def write(tmp):
-    with open(tmp, 'wb') as f:
-      f.write(blob)
-
-  workdir_lib.write_file(path, write)
+  workdir_lib.write_bytes(path, blob)
   return len(blob)
 
 
 def load(path: str) -> jax.export.Exported:
   """The exported model at `path`, checked to run on this process's backend."""
-  if not os.path.isfile(path):
+  if not epath.Path(path).is_file():
     raise NotFoundError(f'{path} does not exist; write it with launch/export.py')
-  with open(path, 'rb') as f:
-    try:
-      exported = jax.export.deserialize(bytearray(f.read()))
-    except Exception as e:  # not an exported model: one line, not a traceback
-      raise FlagError(f'{path} is not a model written by launch/export.py '
-                      f'({type(e).__name__})') from e
+  try:
+    exported = jax.export.deserialize(bytearray(epath.Path(path).read_bytes()))
+  except Exception as e:  # not an exported model: one line, not a traceback
+    raise FlagError(f'{path} is not a model written by launch/export.py '
+                    f'({type(e).__name__})') from e
   backend = jax.default_backend()
   if not {'gpu': {'cuda', 'rocm'}}.get(backend, {backend}) & set(exported.platforms):
     raise FlagError(f'{path} was exported for {", ".join(exported.platforms)}, not {backend}; '
@@ -56,7 +50,7 @@ def load(path: str) -> jax.export.Exported:
 
 def load_info(path: str) -> dict | None:
   """The model.json written beside the artifact at `path`, or None (an artifact copied alone)."""
-  return workdir_lib.read_json(info_path(path)) if os.path.isfile(info_path(path)) else None
+  return workdir_lib.read_json_if_exists(info_path(path))
 
 
 def class_names(info: dict | None) -> list[str] | None:

@@ -4,9 +4,7 @@ What it is, the data, its accuracy and size against the full network, how to loa
 how the search found it; what a reader of the folder alone needs.
 """
 
-import os
-
-from odn_jax import speed
+from odn_jax import speed, workdir as workdir_lib
 from odn_jax.models import num_blocks
 
 
@@ -41,7 +39,7 @@ def text(s: dict, info: dict, workdir: str) -> str:
         f'at batch {b} ({t["speedup"][speed.key(b)]:.2f}x)' for b in t['batch_sizes']) + '.')
   lines += [
       '', '## Load it', '', '```python', 'import odn_jax',
-      f'net = odn_jax.load_subnet({os.path.abspath(workdir)!r})',
+      f'net = odn_jax.load_subnet({str(workdir_lib.path(workdir))!r})',
       'net.classify(images)  # pixels 0..255, [N, H, W(, C)] or one image -> class names',
       '```', '',
       'or serialise it for jax alone: `odn-export --workdir=... --output=FILE` '

@@ -1,6 +1,7 @@
 """What a run reports: history.json every epoch, TensorBoard scalars, and at the end
 summary.json, report.md with its plots, and the table of every depth tried."""
 
+import io
 import json
 import os
 import socket
@@ -116,22 +117,23 @@ def warnings_markdown(s: dict) -> list[str]:
   return ['', '## Warnings', ''] + [f'- **{w}**' for w in s['warnings']]
 
 
-def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[dict],
-           early_exit_rows: list[dict] | None) -> list[str]:
+def _plots(workdir, summary_dict: dict, history: list[dict], sizes: list[dict],
+           early_exit_rows: list[dict] | None) -> list:
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   folder = workdir_lib.file(workdir, workdir_lib.PLOTS)
-  os.makedirs(folder, exist_ok=True)
+  folder.mkdir(parents=True, exist_ok=True)
   optimal = summary_dict['optimal_depth']
   written = []
 
   def save(fig, name):
-    path = os.path.join(folder, name)
     fig.tight_layout()
-    workdir_lib.write_file(path, lambda tmp: fig.savefig(tmp, dpi=110, format='png'))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, format='png')
     plt.close(fig)
-    written.append(path)
+    workdir_lib.write_bytes(folder / name, buffer.getvalue())
+    written.append(folder / name)
 
   # Validation accuracy per epoch, depth changes and fine-tuning marked, target drawn.
   fig, ax = plt.subplots(figsize=(8, 4))
@@ -230,10 +232,10 @@ def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> s
   path = workdir_lib.file(workdir, workdir_lib.REPORT)
   if not workdir_lib.is_writer():
     return path
-  info_file = os.path.join(workdir_lib.optimal_path(workdir), workdir_lib.MODEL_INFO)
-  if os.path.isfile(info_file):
+  info = workdir_lib.read_json_if_exists(workdir_lib.model_info_path(workdir))
+  if info is not None:
     workdir_lib.write_text(workdir_lib.model_card_path(workdir),
-                           model_card.text(s, workdir_lib.read_json(info_file), workdir))
+                           model_card.text(s, info, workdir))
   sizes = size.depth_table(model, s['input_shape'])
   # Early exits whose heads were not trained on the final trunk are stale: not reported.
   early_exit_rows = s.get('early_exit') if s.get('early_exit_epochs') else None
@@ -271,8 +273,7 @@ def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> s
               '| threshold | accuracy | MFLOPs / example | exits per head |', '|---|---|---|---|']
     lines += [f'| {r["threshold"]:.2f} | {r["accuracy"]:.2f}% | {r["mean_flops"] / 1e6:.2f} | '
               f'{r["exits_per_head"]} |' for r in early_exit_rows]
-  lines += ['', '## Plots', ''] + [f'![{os.path.basename(p)}](plots/{os.path.basename(p)})'
-                                  for p in plots]
+  lines += ['', '## Plots', ''] + [f'![{p.name}](plots/{p.name})' for p in plots]
   workdir_lib.write_text(path, '\n'.join(lines) + '\n')
   return path
 
@@ -282,11 +283,36 @@ def write_report_of(workdir: str) -> str:
   s = workdir_lib.load_summary(workdir)
   config = workdir_lib.load_config(workdir)
   if 'input_shape' not in s:  # summaries written before it was recorded
-    info = workdir_lib.read_json(os.path.join(workdir_lib.optimal_path(workdir),
-                                              workdir_lib.MODEL_INFO))
+    info = workdir_lib.read_json(workdir_lib.model_info_path(workdir))
     s = {**s, 'input_shape': info['input_shape']}
   model = models.from_config(config, config.data.num_classes)
   return write_report(workdir, s, workdir_lib.load_history(workdir), model)
+
+
+class EventFile:
+  """A growing events file: appended to where local (TensorBoard follows the open file);
+  elsewhere (gs://...), where objects cannot be appended to, rewritten whole at each flush
+  (TensorBoard reads such files again; an epoch's records are a few hundred bytes)."""
+
+  def __init__(self, target):
+    self._target = target
+    self._remote = workdir_lib.is_remote(target)
+    self._buffer = io.BytesIO()
+    self._local = None if self._remote else target.open('ab')
+
+  def write(self, blob: bytes):
+    (self._buffer if self._remote else self._local).write(blob)
+
+  def flush(self):
+    if self._remote:
+      self._target.write_bytes(self._buffer.getvalue())
+    else:
+      self._local.flush()
+
+  def close(self):
+    self.flush()
+    if self._local is not None:
+      self._local.close()
 
 
 def hparam_value(value):
@@ -300,7 +326,7 @@ class MetricWriter:
   """Per-epoch scalars, steps/s, and the run's config (as text and as TensorBoard's
   hyperparameters) as TensorBoard event files under DIR/tensorboard.
 
-  The records are written straight to a local file with TensorBoard's own record format
+  The records are written straight to the file with TensorBoard's own record format
   and protos: clu's SummaryWriter, and TensorBoard's `summary.Writer` too, go through
   TensorFlow's file API and so import TensorFlow into every training run (4 s and 540 MB
   of memory on the development machines, against 0.1 s here) for the same few bytes. Only process 0 writes; without the `tensorboard`
@@ -322,10 +348,10 @@ class MetricWriter:
     self._event, self._summary = event_pb2.Event, summary_pb2.Summary
     self._workdir = workdir
     folder = workdir_lib.file(workdir, workdir_lib.TENSORBOARD)
-    os.makedirs(folder, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     # TensorBoard reads every file whose name contains 'tfevents'; a resumed run adds one.
     name = f'events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}'
-    self._file = open(os.path.join(folder, name), 'ab')  # pylint: disable=consider-using-with
+    self._file = EventFile(folder / name)
     self._records = RecordWriter(self._file)
     self._write(self._event(wall_time=time.time(), file_version='brain.Event:2'))
     if config is not None:
@@ -365,7 +391,7 @@ class MetricWriter:
             [hparams.HParam(k) for k in sorted(flat)],
             [hparams.Metric('val_accuracy', display_name='validation accuracy (%)')]),
         hparams.hparams_pb({k: hparam_value(v) for k, v in flat.items()},
-                           trial_id=os.path.basename(os.path.abspath(self._workdir)))]
+                           trial_id=workdir_lib.path(self._workdir).name)]
     for summary_proto in summaries:
       self._write(self._event(wall_time=time.time(), step=0, summary=summary_proto))
     self._file.flush()
