@@ -40,6 +40,11 @@ def test_describe_is_the_size_table():
   rows = odn_jax.describe('resnet18', (8, 8, 1), 10, width=8, flops=False)
   assert rows == size.depth_table(ResNet('resnet18', 10, 8), (8, 8, 1), flops=False)
   assert [r['depth'] for r in rows] == list(range(1, 9))
+  timed = odn_jax.describe('resnet18', (8, 8, 1), 10, width=4, flops=False, throughput=True,
+                           batch_sizes=(2,))
+  assert all(r['images_per_s_batch_2'] > 0 for r in timed)  # measured here: positive, no bound
+  assert [{k: v for k, v in r.items() if k != 'images_per_s_batch_2'} for r in timed] == (
+      size.depth_table(ResNet('resnet18', 10, 4), (8, 8, 1), flops=False))
 
 
 @pytest.fixture(scope='module')
