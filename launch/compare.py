@@ -7,6 +7,7 @@ accuracy, params of the subnet, memory reduction, epochs, wall-clock seconds.
 """
 
 from absl import flags
+from etils import epath
 
 from odn_jax import compare
 from odn_jax.errors import FlagError
@@ -22,8 +23,7 @@ def main(argv):
   table = compare.rows(compare.load_summaries(workdirs))
   print(compare.format_table(table))
   if _MARKDOWN.value:
-    with open(_MARKDOWN.value, 'w') as f:
-      f.write(compare.format_table(table, markdown=True))
+    epath.Path(_MARKDOWN.value).write_text(compare.format_table(table, markdown=True))
     print(f'wrote {_MARKDOWN.value}')
 
 

@@ -4,16 +4,15 @@ r"""Serialises a run's extracted subnet with jax.export (StableHLO, symbolic bat
       [--platforms=cpu,cuda,tpu]
 
 The file holds the forward pass to the optimal depth's head, its weights and the input
-normalisation, computed in the run's dtype (bfloat16 with --config.half_precision); run it
+normalisation, computed in the run's dtype (bfloat16 with --config.half_precision); beside
+it, FILE.json is the run's optimal/model.json (class names, dataset, depth). Run it
 with launch/predict.py, or anywhere with jax:
   jax.export.deserialize(bytearray(open(FILE, 'rb').read())).call(images_0_to_255_float32)
 """
 
-import os
-
 from absl import flags
 
-from odn_jax import artifact, evaluation, export
+from odn_jax import artifact, evaluation, export, workdir as workdir_lib
 from odn_jax.errors import NotFoundError
 from odn_jax.launch_utils import run_main
 
@@ -26,12 +25,12 @@ flags.mark_flags_as_required(['workdir', 'output'])
 
 def main(argv):
   del argv
-  folder = os.path.dirname(os.path.abspath(_OUTPUT.value))
-  if not os.path.isdir(folder):
+  folder = workdir_lib.path(_OUTPUT.value).parent
+  if not folder.is_dir():
     raise NotFoundError(f'--output={_OUTPUT.value}: folder {folder} does not exist')
   variables, info = evaluation.subnet(_WORKDIR.value)
   exported = export.export_subnet(variables, info, platforms=_PLATFORMS.value)
-  size = artifact.save(exported, _OUTPUT.value)
+  size = artifact.save(exported, _OUTPUT.value, info)
   print(f'exported depth {info["depth"]} of {info["arch"]} ({info["dataset"]}) to '
         f'{_OUTPUT.value}: {size:,} bytes, for {", ".join(exported.platforms)}; input float32 '
         f'[batch, {", ".join(map(str, info["input_shape"]))}] pixels 0..255 -> logits of '

@@ -5,7 +5,8 @@ r"""Predicts with a model file written by launch/export.py, using jax.export alo
   python launch/predict.py --model=FILE --workdir=DIR --split=test   # prints accuracy
 
 No odn_jax model code and no checkpoint is read: the file holds the network, its weights
-and its normalisation. Image files are converted to the model's channels and resized to
+and its normalisation; the class names printed come from FILE.json beside it (written by
+launch/export.py), or with --workdir from the run's optimal/model.json (indices without). Image files are converted to the model's channels and resized to
 its input size; an .npz holds uint8 (or 0..255 float) images [N, H, W(, C)] under 'x',
 'images' or 'x_test', and optionally labels under 'y', 'labels' or 'y_test' (then the
 accuracy is printed). With --workdir the split is read through the run's data config
@@ -90,6 +91,14 @@ def read_split(workdir: str, split: str):
   return splits[split]
 
 
+def read_class_names(model_path: str, workdir: str | None) -> list[str] | None:
+  """The class names of FILE.json beside the model, else of the workdir's subnet, else None."""
+  info = artifact.load_info(model_path)
+  if info is None and workdir:
+    info = workdir_lib.read_json_if_exists(workdir_lib.model_info_path(workdir))
+  return artifact.class_names(info)
+
+
 def main(argv):
   del argv
   exported = artifact.load(_MODEL.value)
@@ -105,15 +114,21 @@ def main(argv):
   logits = artifact.predict(exported, images, _BATCH.value)
   predictions = logits.argmax(-1)
   accuracy = None if labels is None else 100.0 * float(np.mean(predictions == labels))
+  classes = read_class_names(_MODEL.value, _WORKDIR.value)
+  if classes is not None and len(classes) != logits.shape[-1]:
+    classes = None  # names of another model: indices rather than wrong names
+  shown = [str(p) if classes is None else classes[p] for p in predictions.tolist()]
   if _JSON.value:
     print(json.dumps({'predictions': predictions.tolist(), 'accuracy': accuracy,
-                      'examples': len(predictions)}))
+                      'examples': len(predictions),
+                      **({} if classes is None else {'classes': shown})}))
     return
   if names is not None:
-    for name, p in zip(names, predictions):
+    for name, p in zip(names, shown):
       print(f'{name}: {p}')
   elif labels is None:
-    print(' '.join(map(str, predictions.tolist())))
+    # One per line where names may hold spaces ('Ankle boot'); indices on one line.
+    print(' '.join(shown) if classes is None else '\n'.join(shown))
   if accuracy is not None:
     print(f'accuracy {accuracy:.2f}% on {len(labels)} examples')
 

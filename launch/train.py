@@ -8,8 +8,6 @@ Running the same command on an existing workdir resumes it; a finished one is re
 """
 
 import json
-import os
-import shutil
 import sys
 
 from absl import flags
@@ -33,9 +31,9 @@ def main(argv):
   workdir = _WORKDIR.value
   parallel.initialize(_CONFIG.value.distributed)
   if _FRESH.value:  # one process deletes, every process waits for it
-    if workdir_lib.is_writer() and os.path.isdir(workdir):
-      shutil.rmtree(workdir)
-    workdir_lib.sync(f'fresh {os.path.abspath(workdir)}')
+    if workdir_lib.is_writer():
+      workdir_lib.path(workdir).rmtree(missing_ok=True)
+    workdir_lib.sync(f'fresh {workdir_lib.path(workdir)}')
   try:
     summary = trainer.train_and_evaluate(_CONFIG.value, workdir)
   except trainer.Preempted as e:

@@ -25,12 +25,19 @@ __all__ = ['__version__', 'describe', *_LAZY]
 
 
 def describe(arch: str = 'resnet18', input_shape=(28, 28, 1), num_classes: int = 10,
-             width: int = 64, flops: bool = True) -> list[dict]:
+             width: int = 64, flops: bool = True, throughput: bool = False,
+             batch_sizes=(1, 256)) -> list[dict]:
   """One row per depth, without training: params, bytes, FLOPs, memory reduction (percent
-  against the full network), as `odn-describe --json` prints them."""
-  from odn_jax import size  # pylint: disable=g-import-not-at-top
+  against the full network), as `odn-describe --json` prints them; with `throughput`, also
+  the forward pass's images/s at each of `batch_sizes` measured here ('images_per_s_batch_B')."""
+  from odn_jax import size, speed  # pylint: disable=g-import-not-at-top
   from odn_jax.models import ResNet  # pylint: disable=g-import-not-at-top
-  return size.depth_table(ResNet(arch, num_classes, width), tuple(input_shape), flops=flops)
+  model = ResNet(arch, num_classes, width)
+  rows = size.depth_table(model, tuple(input_shape), flops=flops)
+  if throughput:
+    measured = speed.throughput(model, input_shape, [r['depth'] for r in rows], batch_sizes)
+    rows = [{**r, **m} for r, m in zip(rows, measured)]
+  return rows
 
 
 def __getattr__(name: str):

@@ -8,8 +8,6 @@ Orbax writes each step to a temporary directory and renames it when complete, so
 step that exists is whole; `optimal/` and `depth_NN/` are published the same way.
 """
 
-import os
-
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -22,7 +20,7 @@ class CheckpointError(UserError, ValueError):
   """A checkpoint that exists but cannot be used."""
 
 
-def manager(workdir: str, keep: int | None = None) -> ocp.CheckpointManager:
+def manager(workdir: workdir_lib.PathLike, keep: int | None = None) -> ocp.CheckpointManager:
   """The run's epoch checkpoints, keeping the newest `keep`; `keep=None` opens them to
   read only (nothing is pruned or created)."""
   if keep is None:
@@ -68,22 +66,22 @@ def restore_tree(mngr: ocp.CheckpointManager, step: int, template):
   return restored['train']
 
 
-def save_variables(path: str, variables: dict, model_info: dict | None = None):
+def save_variables(path: workdir_lib.PathLike, variables: dict, model_info: dict | None = None):
   """{'params', 'state'} (host copies) and an optional model.json, all or nothing at `path`."""
   host = jax.tree.map(np.asarray, variables)
 
   def write(tmp):
     # Every host calls Orbax (it coordinates them and writes once); model.json is process 0's.
     with ocp.StandardCheckpointer() as checkpointer:
-      checkpointer.save(os.path.join(tmp, workdir_lib.VARIABLES), host)
+      checkpointer.save(tmp / workdir_lib.VARIABLES, host)
       checkpointer.wait_until_finished()  # complete before the rename publishes it
     if model_info is not None:
-      workdir_lib.write_json(os.path.join(tmp, workdir_lib.MODEL_INFO), model_info)
+      workdir_lib.write_json(tmp / workdir_lib.MODEL_INFO, model_info)
 
   workdir_lib.write_folder(path, write, collective=True)
 
 
-def save_optimal(workdir: str, variables: dict, depth: int, model_info: dict,
+def save_optimal(workdir: workdir_lib.PathLike, variables: dict, depth: int, model_info: dict,
                  heads: str = 'all'):
   """The extracted subnet: stem, blocks 1..depth and head `depth` (heads='all': every head
   up to it, the early exits)."""
@@ -91,21 +89,19 @@ def save_optimal(workdir: str, variables: dict, depth: int, model_info: dict,
   save_variables(workdir_lib.optimal_path(workdir), subnet, {**model_info, 'depth': depth})
 
 
-def load_variables(path: str) -> tuple[dict, dict | None]:
+def load_variables(path: workdir_lib.PathLike) -> tuple[dict, dict | None]:
   """(variables, model_info) saved by `save_variables`."""
-  path = os.path.abspath(path)
-  if not os.path.isdir(os.path.join(path, workdir_lib.VARIABLES)):
+  path = workdir_lib.path(path)
+  if not (path / workdir_lib.VARIABLES).is_dir():
     raise NotFoundError(f'no saved variables under {path}')
   with ocp.StandardCheckpointer() as checkpointer:
-    variables = checkpointer.restore(os.path.join(path, workdir_lib.VARIABLES))
-  info_file = os.path.join(path, workdir_lib.MODEL_INFO)
-  info = workdir_lib.read_json(info_file) if os.path.exists(info_file) else None
-  return variables, info
+    variables = checkpointer.restore(path / workdir_lib.VARIABLES)
+  return variables, workdir_lib.read_json_if_exists(path / workdir_lib.MODEL_INFO)
 
 
-def restore_full_variables(workdir: str) -> dict:
+def restore_full_variables(workdir: workdir_lib.PathLike) -> dict:
   """{'params', 'state'} of the full network at the run's latest checkpoint."""
-  if not os.path.isdir(workdir_lib.file(workdir, workdir_lib.CHECKPOINTS)):
+  if not workdir_lib.file(workdir, workdir_lib.CHECKPOINTS).is_dir():
     raise NotFoundError(f'{workdir} has no checkpoints; run launch/train.py there first')
   mngr = manager(workdir)
   try:

@@ -6,8 +6,9 @@
 """
 
 import json
-import os
+import posixpath
 
+from odn_jax import workdir as workdir_lib
 from odn_jax.errors import UserError
 from odn_jax.workdir import SUMMARY
 
@@ -32,18 +33,17 @@ class RunNotFinished(UserError, FileNotFoundError):
   """A workdir without a summary.json: missing, or its run has not finished."""
 
 
-def load_summary(workdir: str) -> dict:
-  path = os.path.join(workdir, SUMMARY)
-  if not os.path.isdir(workdir):
+def load_summary(workdir: workdir_lib.PathLike) -> dict:
+  path = workdir_lib.file(workdir, SUMMARY)
+  if not workdir_lib.path(workdir).is_dir():
     raise RunNotFinished(f'{workdir}: no such directory')
-  if not os.path.isfile(path):
+  if not path.is_file():
     raise RunNotFinished(f'{workdir}: no {SUMMARY}, the run has not finished (rerun the same '
                          'train command to complete it)')
-  with open(path) as f:
-    try:
-      return json.load(f)
-    except json.JSONDecodeError as e:
-      raise RunNotFinished(f'{workdir}: {SUMMARY} is not valid JSON ({e.msg})') from e
+  try:
+    return json.loads(path.read_text())
+  except json.JSONDecodeError as e:
+    raise RunNotFinished(f'{workdir}: {SUMMARY} is not valid JSON ({e.msg})') from e
 
 
 def load_summaries(workdirs) -> dict[str, dict]:
@@ -53,11 +53,13 @@ def load_summaries(workdirs) -> dict[str, dict]:
 
 def run_names(workdirs) -> list[str]:
   """Short names: each workdir without the path prefix all of them share."""
-  paths = [os.path.normpath(os.path.abspath(w)) for w in workdirs]
+  # Absolute local paths or URIs (gs://...), compared as text: '/'-separated either way.
+  paths = [posixpath.normpath(str(workdir_lib.path(w))) for w in workdirs]
   if len(paths) < 2:
-    return [os.path.basename(p) or p for p in paths]
-  common = os.path.commonpath(paths)
-  return [os.path.relpath(p, common) if p != common else os.path.basename(p) for p in paths]
+    return [posixpath.basename(p) or p for p in paths]
+  common = posixpath.commonpath(paths)
+  return [posixpath.relpath(p, common) if p != common else posixpath.basename(p)
+          for p in paths]
 
 
 def row(name: str, summary: dict) -> dict:

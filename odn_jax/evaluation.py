@@ -11,7 +11,6 @@ largest softmax probability), which is all `odn_jax.early_exit` needs. It runs
 """
 
 import dataclasses
-import os
 from typing import Iterable
 
 import jax
@@ -87,10 +86,9 @@ def load_run(workdir: str, ds: data.Dataset | None = None) -> Run:
   config = workdir_lib.load_config(workdir)
   if ds is None:
     ds = data.load(config)
-  info_file = os.path.join(workdir_lib.optimal_path(workdir), workdir_lib.MODEL_INFO)
-  info = None
-  if os.path.isfile(info_file):
-    info = _with_dtype(workdir_lib.read_json(info_file), workdir)
+  info = workdir_lib.read_json_if_exists(workdir_lib.model_info_path(workdir))
+  if info is not None:
+    info = _with_dtype(info, workdir)
   return Run(workdir, config, ds, info)
 
 
@@ -103,7 +101,7 @@ def _with_dtype(info: dict, workdir: str) -> dict:
 def subnet(workdir: str) -> tuple[dict, dict]:
   """(variables, model_info) of the extracted optimal subnet."""
   path = workdir_lib.optimal_path(workdir)
-  if not os.path.isdir(path):
+  if not path.is_dir():
     raise NotFoundError(f'{path} does not exist: the run in {workdir} has not finished '
                         '(rerun launch/train.py with the same flags to complete it)')
   variables, info = checkpoint.load_variables(path)
@@ -137,7 +135,7 @@ def evaluate_run(run: Run, split: str = 'test', full: bool = True, tags: bool = 
   """Accuracy (percent) of every head of the full tree, of each depth tag, and of the
   extracted subnet, on `split`. Sections whose weights do not exist yet are left out."""
   model, ds = run.model, run.ds
-  result = {'workdir': os.path.abspath(run.workdir), 'split': split,
+  result = {'workdir': str(workdir_lib.path(run.workdir)), 'split': split,
             'examples': int(ds.num_examples[split]) if split in ds.num_examples else None}
   if full:
     try:

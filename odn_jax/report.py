@@ -1,6 +1,8 @@
 """What a run reports: history.json every epoch, TensorBoard scalars, and at the end
 summary.json, report.md with its plots, and the table of every depth tried."""
 
+import io
+import json
 import os
 import socket
 import time
@@ -8,7 +10,7 @@ import time
 from absl import logging
 import jax
 
-from odn_jax import models, search, size, workdir as workdir_lib
+from odn_jax import model_card, models, search, size, speed, workdir as workdir_lib
 from odn_jax.data import checks
 from odn_jax.models import ResNet
 
@@ -28,6 +30,8 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
   sizes = {row['depth']: row
            for row in size.depth_table(model, ds.input_shape, max([depth, *tried]))}
   full = params_table[-1]
+  measured = ({'throughput': speed.subnet_against_full(model, ds.input_shape, depth)}
+              if config.get('measure_throughput', True) else {})
   return {
       'dataset': ds.name,
       'arch': config.model.arch,
@@ -62,6 +66,7 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
       # The data checks' warnings and a test accuracy no better than chance: loud, not silent.
       'warnings': checks.run_warnings(getattr(ds, 'warnings', []), test_accuracy,
                                       ds.num_classes),
+      **measured,
   }
 
 
@@ -112,22 +117,23 @@ def warnings_markdown(s: dict) -> list[str]:
   return ['', '## Warnings', ''] + [f'- **{w}**' for w in s['warnings']]
 
 
-def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[dict],
-           early_exit_rows: list[dict] | None) -> list[str]:
+def _plots(workdir, summary_dict: dict, history: list[dict], sizes: list[dict],
+           early_exit_rows: list[dict] | None) -> list:
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   folder = workdir_lib.file(workdir, workdir_lib.PLOTS)
-  os.makedirs(folder, exist_ok=True)
+  folder.mkdir(parents=True, exist_ok=True)
   optimal = summary_dict['optimal_depth']
   written = []
 
   def save(fig, name):
-    path = os.path.join(folder, name)
     fig.tight_layout()
-    workdir_lib.write_file(path, lambda tmp: fig.savefig(tmp, dpi=110, format='png'))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, format='png')
     plt.close(fig)
-    written.append(path)
+    workdir_lib.write_bytes(folder / name, buffer.getvalue())
+    written.append(folder / name)
 
   # Validation accuracy per epoch, depth changes and fine-tuning marked, target drawn.
   fig, ax = plt.subplots(figsize=(8, 4))
@@ -200,13 +206,36 @@ def _plots(workdir: str, summary_dict: dict, history: list[dict], sizes: list[di
   return written
 
 
+def throughput_markdown(s: dict) -> list[str]:
+  """report.md's measured inference speed of the subnet against the full network."""
+  t = s.get('throughput')
+  if not t:
+    return []
+  lines = ['', '## Inference speed', '',
+           f'Forward pass measured at the end of the run on {t["device"]} (median of '
+           f'{t["runs"]} runs after warm-up, images/s):', '',
+           '| network | depth | ' + ' | '.join(f'batch {b}' for b in t['batch_sizes']) + ' |',
+           '|---|---|' + '---|' * len(t['batch_sizes'])]
+  for name, row in (('optimal subnet', t['optimal']), ('full network', t['full'])):
+    lines.append(f'| {name} | {row["depth"]} | '
+                 + ' | '.join(f'{row[speed.key(b)]:,.0f}' for b in t['batch_sizes']) + ' |')
+  lines.append('| speed-up | | ' + ' | '.join(f'{t["speedup"][speed.key(b)]:.2f}x'
+                                              for b in t['batch_sizes']) + ' |')
+  return lines
+
+
 def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> str:
-  """report.md and plots/*.png of a finished run: its summary, its history, its network.
+  """report.md and plots/*.png of a finished run: its summary, its history, its network;
+  and optimal/README.md, the extracted subnet's model card.
 
   Written by process 0 only (every process of a multi-host run calls it)."""
   path = workdir_lib.file(workdir, workdir_lib.REPORT)
   if not workdir_lib.is_writer():
     return path
+  info = workdir_lib.read_json_if_exists(workdir_lib.model_info_path(workdir))
+  if info is not None:
+    workdir_lib.write_text(workdir_lib.model_card_path(workdir),
+                           model_card.text(s, info, workdir))
   sizes = size.depth_table(model, s['input_shape'])
   # Early exits whose heads were not trained on the final trunk are stale: not reported.
   early_exit_rows = s.get('early_exit') if s.get('early_exit_epochs') else None
@@ -235,6 +264,7 @@ def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> s
               '|---|---|---|---|---|']
     lines += [f'| {r["phase"]} | {r["depth"]} | {r["epochs_s"]:.1f} | {r["compile_s"]:.2f} | '
               f'{r["compile_pct"]:.1f}% |' for r in s['compile']]
+  lines += throughput_markdown(s)
   if early_exit_rows:
     lines += ['', '## Early exit (test split)', '',
               f'Heads 1..{s["optimal_depth"] - 1} trained {s["early_exit_epochs"]} more epochs '
@@ -243,8 +273,7 @@ def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> s
               '| threshold | accuracy | MFLOPs / example | exits per head |', '|---|---|---|---|']
     lines += [f'| {r["threshold"]:.2f} | {r["accuracy"]:.2f}% | {r["mean_flops"] / 1e6:.2f} | '
               f'{r["exits_per_head"]} |' for r in early_exit_rows]
-  lines += ['', '## Plots', ''] + [f'![{os.path.basename(p)}](plots/{os.path.basename(p)})'
-                                  for p in plots]
+  lines += ['', '## Plots', ''] + [f'![{p.name}](plots/{p.name})' for p in plots]
   workdir_lib.write_text(path, '\n'.join(lines) + '\n')
   return path
 
@@ -254,24 +283,58 @@ def write_report_of(workdir: str) -> str:
   s = workdir_lib.load_summary(workdir)
   config = workdir_lib.load_config(workdir)
   if 'input_shape' not in s:  # summaries written before it was recorded
-    info = workdir_lib.read_json(os.path.join(workdir_lib.optimal_path(workdir),
-                                              workdir_lib.MODEL_INFO))
+    info = workdir_lib.read_json(workdir_lib.model_info_path(workdir))
     s = {**s, 'input_shape': info['input_shape']}
   model = models.from_config(config, config.data.num_classes)
   return write_report(workdir, s, workdir_lib.load_history(workdir), model)
 
 
-class MetricWriter:
-  """Per-epoch scalars as TensorBoard event files under DIR/tensorboard.
+class EventFile:
+  """A growing events file: appended to where local (TensorBoard follows the open file);
+  elsewhere (gs://...), where objects cannot be appended to, rewritten whole at each flush
+  (TensorBoard reads such files again; an epoch's records are a few hundred bytes)."""
 
-  The records are written straight to a local file with TensorBoard's own record format
+  def __init__(self, target):
+    self._target = target
+    self._remote = workdir_lib.is_remote(target)
+    self._buffer = io.BytesIO()
+    self._local = None if self._remote else target.open('ab')
+
+  def write(self, blob: bytes):
+    (self._buffer if self._remote else self._local).write(blob)
+
+  def flush(self):
+    if self._remote:
+      self._target.write_bytes(self._buffer.getvalue())
+    else:
+      self._local.flush()
+
+  def close(self):
+    self.flush()
+    if self._local is not None:
+      self._local.close()
+
+
+def hparam_value(value):
+  """A config value as TensorBoard's hparams take it: bool, number or text."""
+  if isinstance(value, (bool, int, float, str)):
+    return value
+  return str(list(value) if isinstance(value, tuple) else value)
+
+
+class MetricWriter:
+  """Per-epoch scalars, steps/s, and the run's config (as text and as TensorBoard's
+  hyperparameters) as TensorBoard event files under DIR/tensorboard.
+
+  The records are written straight to the file with TensorBoard's own record format
   and protos: clu's SummaryWriter, and TensorBoard's `summary.Writer` too, go through
   TensorFlow's file API and so import TensorFlow into every training run (4 s and 540 MB
   of memory on the development machines, against 0.1 s here) for the same few bytes. Only process 0 writes; without the `tensorboard`
   package the run goes on and says once that it writes no event files.
   """
 
-  def __init__(self, workdir: str):
+  def __init__(self, workdir: str, config: dict | None = None):
+    """`config`: the run's config as a JSON dict (`json.loads(config.to_json())`)."""
     self._file = None
     if jax.process_index() > 0:
       return
@@ -283,13 +346,16 @@ class MetricWriter:
                       '(pip install tensorboard)')
       return
     self._event, self._summary = event_pb2.Event, summary_pb2.Summary
+    self._workdir = workdir
     folder = workdir_lib.file(workdir, workdir_lib.TENSORBOARD)
-    os.makedirs(folder, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     # TensorBoard reads every file whose name contains 'tfevents'; a resumed run adds one.
     name = f'events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}'
-    self._file = open(os.path.join(folder, name), 'ab')  # pylint: disable=consider-using-with
+    self._file = EventFile(folder / name)
     self._records = RecordWriter(self._file)
     self._write(self._event(wall_time=time.time(), file_version='brain.Event:2'))
+    if config is not None:
+      self.write_config(config)
 
   def _write(self, event):
     self._records.write(event.SerializeToString())
@@ -304,6 +370,32 @@ class MetricWriter:
                             summary=self._summary(value=values)))
     self._file.flush()
 
+  def write_config(self, config: dict):
+    """The flattened config: a text summary 'config' (one table row per dotted key), and
+    TensorBoard's hparams (HPARAMS tab) with the validation accuracy as their metric."""
+    if self._file is None:
+      return
+    from tensorboard.compat.proto import tensor_pb2, tensor_shape_pb2, types_pb2  # pylint: disable=g-import-not-at-top
+    from tensorboard.plugins.hparams import summary_v2 as hparams  # pylint: disable=g-import-not-at-top
+    from tensorboard.plugins.text import metadata as text_metadata  # pylint: disable=g-import-not-at-top
+    flat = workdir_lib.flatten(config)
+    table = '\n'.join(['| key | value |', '|---|---|']
+                      + [f'| {k} | `{json.dumps(v)}` |' for k, v in sorted(flat.items())])
+    text = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, string_val=[table.encode()],
+                                  tensor_shape=tensor_shape_pb2.TensorShapeProto())
+    summaries = [
+        self._summary(value=[self._summary.Value(
+            tag='config', tensor=text,
+            metadata=text_metadata.create_summary_metadata('config', 'the run\'s config'))]),
+        hparams.hparams_config_pb(
+            [hparams.HParam(k) for k in sorted(flat)],
+            [hparams.Metric('val_accuracy', display_name='validation accuracy (%)')]),
+        hparams.hparams_pb({k: hparam_value(v) for k, v in flat.items()},
+                           trial_id=workdir_lib.path(self._workdir).name)]
+    for summary_proto in summaries:
+      self._write(self._event(wall_time=time.time(), step=0, summary=summary_proto))
+    self._file.flush()
+
   def write_epoch(self, record: dict):
     """One history.json record, at step = its epoch number."""
     scalars = {'val_accuracy': record['val_accuracy'], 'loss': record['loss'],
@@ -311,6 +403,8 @@ class MetricWriter:
     per_head = record['val_accuracy_per_head']
     if len(per_head) > 1:  # the warm-up evaluates every head
       scalars.update({f'val_accuracy_head_{d:02d}': a for d, a in enumerate(per_head, 1)})
+    if record.get('steps') and record.get('seconds'):  # the epoch's wall clock, validation in
+      scalars['steps_per_s'] = record['steps'] / record['seconds']
     self.write_scalars(record['epoch'], scalars)
 
   def close(self):

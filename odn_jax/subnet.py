@@ -9,7 +9,6 @@ they are stored. The network is rebuilt from model.json (arch, width, classes, d
 the weights from optimal/variables: no config, dataset or trainer is read.
 """
 
-import os
 
 import jax
 import jax.numpy as jnp
@@ -96,12 +95,13 @@ class Subnet:
     return [self.class_names[int(i)] for i in indices]
 
 
-def load_subnet(workdir: str) -> Subnet:
-  """The extracted subnet of the finished run in `workdir` (its optimal/ folder)."""
-  path = workdir_lib.optimal_path(workdir)
-  if not os.path.isfile(os.path.join(path, workdir_lib.MODEL_INFO)):
-    what = 'does not exist' if not os.path.isdir(workdir) else 'holds no finished run'
+def load_subnet(workdir: workdir_lib.PathLike) -> Subnet:
+  """The extracted subnet of the finished run in `workdir` (its optimal/ folder; a local
+  path, or any that etils.epath reads: gs://...)."""
+  if not workdir_lib.model_info_path(workdir).is_file():
+    what = ('does not exist' if not workdir_lib.path(workdir).is_dir()
+            else 'holds no finished run')
     raise FileNotFoundError(f'{workdir} {what}: no optimal/model.json (a run writes it when '
                             'its search has finished)')
-  variables, info = checkpoint.load_variables(path)
+  variables, info = checkpoint.load_variables(workdir_lib.optimal_path(workdir))
   return Subnet(variables, info)

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import itertools
+import json
 import math
 import signal
 import threading
@@ -40,7 +41,7 @@ def model_info(config, model, ds) -> dict:
   """What a reader of the extracted subnet needs to rebuild and feed it."""
   return {**models.spec(model), 'input_shape': list(ds.input_shape),
           'mean': list(config.data.mean), 'std': list(config.data.std),
-          'dataset': ds.name}
+          'dataset': ds.name, 'class_names': getattr(ds, 'class_names', None)}
 
 
 class RunState:
@@ -258,6 +259,7 @@ def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | N
             'val_correct': int(round(val[-1] * val_count / 100.0)),
             'val_count': val_count,
             'val_accuracy_per_head': [float(v) for v in val],
+            'steps': done,  # trained in `seconds` (fewer in an epoch resumed midway)
             'seconds': round(time.time() - started, 3),
             'compile_s': round(compilation.seconds() - compile_started, 3)}
   run.history.append(record)
@@ -342,7 +344,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                  setup.ds.steps_per_epoch)
 
   mngr = checkpoint.manager(workdir, config.checkpoint.keep)
-  writer = report.MetricWriter(workdir)
+  writer = report.MetricWriter(workdir, json.loads(config.to_json()))
   try:
     step = mngr.latest_step()
     if step is not None:

@@ -7,18 +7,22 @@
   DIR/tensorboard/      per-epoch scalars
   DIR/checkpoints/      Orbax's epoch steps (resumable), and depth_NN/: the best weights of
                         each converged depth
-  DIR/optimal/          the extracted subnet: variables/ + model.json
+  DIR/optimal/          the extracted subnet: variables/ + model.json, and README.md: its
+                        model card
 
 Every host of a multi-host job runs the same code; only process 0 writes these files
 (`is_writer`), and each is written whole or not at all: under a temporary name first,
 then renamed.
+
+Every path is an `etils.epath.Path`, so a workdir may be local or anywhere epath reaches
+(`gs://bucket/run` on a TPU VM): no file of a run is touched through `os` or `open`.
 """
 
 import json
 import os
-import shutil
 from typing import Callable
 
+from etils import epath
 import jax
 import ml_collections
 
@@ -34,30 +38,53 @@ CHECKPOINTS = 'checkpoints'
 OPTIMAL = 'optimal'
 VARIABLES = 'variables'  # inside a saved-variables folder (optimal/, depth_NN/)
 MODEL_INFO = 'model.json'  # beside it: how to rebuild and feed the network
+MODEL_CARD = 'README.md'  # in optimal/: what the subnet is and how it was found
 
 # Config keys that say where things are or how fast they run, not what is computed:
 # resuming a run with other values of these gives the same run.
 RESUMABLE_KEYS = ('data.data_dir', 'data.prefetch', 'compilation_cache_dir', 'checkpoint.keep',
-                  'distributed')
+                  'distributed', 'measure_throughput')
 
 
-def file(workdir: str, name: str) -> str:
+PathLike = str | os.PathLike
+
+
+def path(workdir: PathLike) -> epath.Path:
+  """`workdir` as an epath.Path: absolute if local, as given if remote (gs://...)."""
+  p = epath.Path(workdir)
+  return p if is_remote(p) else p.expanduser().resolve()
+
+
+def is_remote(p: PathLike) -> bool:
+  """Whether `p` names a file system other than the local one (a URI such as gs://)."""
+  return '://' in os.fspath(p)
+
+
+def file(workdir: PathLike, name: str) -> epath.Path:
   """The path of `name` (one of the names above) in `workdir`."""
-  return os.path.join(os.path.abspath(workdir), name)
+  return path(workdir) / name
 
 
-def depth_path(workdir: str, depth: int) -> str:
-  return os.path.join(file(workdir, CHECKPOINTS), f'depth_{depth:02d}')
+def depth_path(workdir: PathLike, depth: int) -> epath.Path:
+  return file(workdir, CHECKPOINTS) / f'depth_{depth:02d}'
 
 
-def optimal_path(workdir: str) -> str:
+def optimal_path(workdir: PathLike) -> epath.Path:
   return file(workdir, OPTIMAL)
 
 
-def depth_tags(workdir: str) -> dict[int, str]:
+def model_info_path(workdir: PathLike) -> epath.Path:
+  return optimal_path(workdir) / MODEL_INFO
+
+
+def model_card_path(workdir: PathLike) -> epath.Path:
+  return optimal_path(workdir) / MODEL_CARD
+
+
+def depth_tags(workdir: PathLike) -> dict[int, epath.Path]:
   """{depth: path} of the best weights saved when each depth converged."""
   root = file(workdir, CHECKPOINTS)
-  names = os.listdir(root) if os.path.isdir(root) else []
+  names = [p.name for p in root.iterdir()] if root.is_dir() else []
   depths = sorted(int(n[6:]) for n in names if n.startswith('depth_') and n[6:].isdigit())
   return {d: depth_path(workdir, d) for d in depths}
 
@@ -76,82 +103,89 @@ def sync(name: str):
     multihost_utils.sync_global_devices(name)
 
 
-def write_file(path: str, write: Callable[[str], None]):
-  """The file `write(tmp)` writes at a temporary path, renamed to `path`; process 0 only."""
+def write_file(target: PathLike, write: Callable[[epath.Path], None]):
+  """The file `write(tmp)` writes at a temporary path (an epath.Path), renamed to `target`;
+  process 0 only."""
   if not is_writer():
     return
-  tmp = path + '.tmp'
+  target = epath.Path(target)
+  tmp = target.with_name(target.name + '.tmp')
   write(tmp)
-  os.replace(tmp, path)  # a file that exists is complete
+  tmp.replace(target)  # a file that exists is complete
 
 
-def write_text(path: str, text: str):
-  def write(tmp):
-    with open(tmp, 'w') as f:
-      f.write(text)
-
-  write_file(path, write)
+def write_text(target: PathLike, text: str):
+  write_file(target, lambda tmp: tmp.write_text(text))
 
 
-def write_json(path: str, value):
-  write_text(path, json.dumps(value, indent=1))
+def write_bytes(target: PathLike, blob: bytes):
+  write_file(target, lambda tmp: tmp.write_bytes(blob))
 
 
-def write_folder(path: str, write: Callable[[str], None], collective: bool = False):
+def write_json(target: PathLike, value):
+  write_text(target, json.dumps(value, indent=1))
+
+
+def write_folder(target: PathLike, write: Callable[[epath.Path], None],
+                 collective: bool = False):
   """Replaces the folder `path` by what `write(tmp)` puts in a fresh folder `tmp`.
 
   With `collective`, every host calls `write` (Orbax's savers coordinate the hosts
   themselves and write once); otherwise process 0 alone does. Either way only process 0
   clears `tmp` and publishes it, and every host returns once it is published.
   """
-  path = os.path.abspath(path)
-  tmp = path + '.tmp'
+  target = path(target)
+  tmp = target.with_name(target.name + '.tmp')
   if is_writer():
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.rmtree(missing_ok=True)
   sync(f'clear {tmp}')
   if collective or is_writer():
     write(tmp)
   if is_writer():
-    shutil.rmtree(path, ignore_errors=True)
-    os.rename(tmp, path)
-  sync(f'publish {path}')
+    target.rmtree(missing_ok=True)
+    tmp.rename(target)
+  sync(f'publish {target}')
 
 
 # --------------------------------------------------------------------------- reading
 
-def read_json(path: str):
-  with open(path) as f:
-    return json.load(f)
+def read_json(source: PathLike):
+  return json.loads(epath.Path(source).read_text())
 
 
-def load_config(workdir: str) -> ml_collections.ConfigDict:
+def read_json_if_exists(source: PathLike, default=None):
+  source = epath.Path(source)
+  return read_json(source) if source.is_file() else default
+
+
+def load_config(workdir: PathLike) -> ml_collections.ConfigDict:
   """The config a run was started with."""
-  path = file(workdir, CONFIG)
-  if not os.path.isfile(path):
-    raise NotFoundError(f'{path} does not exist; pass the --workdir of a training run')
-  return ml_collections.ConfigDict(read_json(path))
+  source = file(workdir, CONFIG)
+  if not source.is_file():
+    raise NotFoundError(f'{source} does not exist; pass the --workdir of a training run')
+  return ml_collections.ConfigDict(read_json(source))
 
 
-def load_summary(workdir: str) -> dict:
-  path = file(workdir, SUMMARY)
-  if not os.path.isfile(path):
-    raise NotFoundError(f'{path} does not exist: the run in {workdir} has not finished (its '
+def load_summary(workdir: PathLike) -> dict:
+  source = file(workdir, SUMMARY)
+  if not source.is_file():
+    raise NotFoundError(f'{source} does not exist: the run in {workdir} has not finished (its '
                         f'{HISTORY} has every epoch so far; rerun launch/train.py to finish it)')
-  return read_json(path)
+  return read_json(source)
 
 
-def load_history(workdir: str) -> list[dict]:
-  path = file(workdir, HISTORY)
-  return read_json(path) if os.path.isfile(path) else []
+def load_history(workdir: PathLike) -> list[dict]:
+  return read_json_if_exists(file(workdir, HISTORY), [])
 
 
 # --------------------------------------------------------------------------- starting a run
 
-def _flatten(tree: dict, prefix: str = '') -> dict:
+def flatten(tree: dict, prefix: str = '') -> dict:
+  """{'a': {'b': 1}} -> {'a.b': 1}: a config as JSON, by dotted key."""
   flat = {}
   for key, value in tree.items():
     if isinstance(value, dict):
-      flat.update(_flatten(value, f'{prefix}{key}.'))
+      flat.update(flatten(value, f'{prefix}{key}.'))
     else:
       flat[f'{prefix}{key}'] = value
   return flat
@@ -161,26 +195,28 @@ def config_differences(saved: dict, current: dict,
                        ignore: tuple[str, ...] = RESUMABLE_KEYS) -> list[str]:
   """Dotted keys (e.g. 'search.patience') whose values differ between two configs as
   JSON dicts, leaving out the keys of `ignore`; a key only one config has differs."""
-  saved, current = _flatten(saved), _flatten(current)
+  saved, current = flatten(saved), flatten(current)
   return sorted(k for k in set(saved) | set(current)
                 if k not in ignore and saved.get(k, KeyError) != current.get(k, KeyError))
 
 
-def prepare(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
+def prepare(config: ml_collections.ConfigDict, workdir: PathLike) -> dict | None:
   """Creates `workdir`, or checks that it holds a run of this config; returns the summary
   of a finished run (None otherwise)."""
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
+  root = path(workdir)
+  if root.exists() and not root.is_dir():
     raise ConfigError(f'workdir {workdir} is a file; pass a directory')
   if is_writer():
-    os.makedirs(workdir, exist_ok=True)
-  sync(f'create {os.path.abspath(workdir)}')
-  if not os.access(workdir, os.W_OK):
+    root.mkdir(parents=True, exist_ok=True)
+  sync(f'create {root}')
+  # Remote file systems answer permissions at the first write, with their own message.
+  if not is_remote(root) and not os.access(root, os.W_OK):
     raise ConfigError(f'workdir {workdir} is not writable; pass a directory you can write')
   config_file = file(workdir, CONFIG)
   current = json.loads(config.to_json())
-  saved = read_json(config_file) if os.path.exists(config_file) else None
+  saved = read_json_if_exists(config_file)
   checkpoints = file(workdir, CHECKPOINTS)
-  trained = os.path.isdir(checkpoints) and bool(os.listdir(checkpoints))
+  trained = checkpoints.is_dir() and any(True for _ in checkpoints.iterdir())
   if saved is not None and trained:  # a config whose run never trained is simply replaced
     differ = config_differences(saved, current)
     if differ:
@@ -188,5 +224,4 @@ def prepare(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
                         f'{", ".join(differ)}); use a new --workdir or --fresh to start over')
   if saved != current:  # new, or moved (a new data_dir): what evaluate.py will read
     write_text(config_file, config.to_json(indent=1))
-  summary_file = file(workdir, SUMMARY)
-  return read_json(summary_file) if os.path.exists(summary_file) else None
+  return read_json_if_exists(file(workdir, SUMMARY))

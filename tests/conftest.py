@@ -19,6 +19,7 @@ def smoke_config():
   config.precise_bn_batches = 2
   config.warmup.epochs = 1
   config.search.max_epochs_per_depth = 1
+  config.measure_throughput = False  # seconds of timing: tests/test_speed.py checks it
   return config
 
 

@@ -40,6 +40,11 @@ def test_describe_is_the_size_table():
   rows = odn_jax.describe('resnet18', (8, 8, 1), 10, width=8, flops=False)
   assert rows == size.depth_table(ResNet('resnet18', 10, 8), (8, 8, 1), flops=False)
   assert [r['depth'] for r in rows] == list(range(1, 9))
+  timed = odn_jax.describe('resnet18', (8, 8, 1), 10, width=4, flops=False, throughput=True,
+                           batch_sizes=(2,))
+  assert all(r['images_per_s_batch_2'] > 0 for r in timed)  # measured here: positive, no bound
+  assert [{k: v for k, v in r.items() if k != 'images_per_s_batch_2'} for r in timed] == (
+      size.depth_table(ResNet('resnet18', 10, 4), (8, 8, 1), flops=False))
 
 
 @pytest.fixture(scope='module')
@@ -69,7 +74,8 @@ def test_subnet_takes_uint8_float_one_image_or_a_batch(run_and_net):
 
 def test_class_names(run_and_net):
   _, net, images, _ = run_and_net
-  assert net.class_names == [str(i) for i in range(10)]  # the digits: no names stored
+  assert net.info['class_names'] == [str(i) for i in range(10)]  # the digits' names, stored
+  assert net.class_names == [str(i) for i in range(10)]
   assert net.classify(images[:4]) == [str(i) for i in net.predict(images[:4])]
   assert net.classify(images[0]) == str(net.predict(images[0]))
   named = subnet.Subnet(net.variables, {**net.info, 'class_names': list('abcdefghij')})

@@ -73,6 +73,17 @@ def test_tfds_datasets_through_mock_data(name):
   first = next(iter(ds.eval_batches('validation')))
   expected = (raw / 255.0 - np.array(mean)) / np.array(std)
   np.testing.assert_allclose(first['image'][:2], expected, rtol=1e-5, atol=1e-5)
+  names = tfds.builder(name).info.features['label'].names
+  assert ds.class_names == names[-offset:][:classes]  # class i is the source's label i - offset
+
+
+def test_class_names_of_every_source():
+  fashion = config_for('fashion_mnist', download=False)
+  assert sources.class_names(fashion.data)[:2] == ['T-shirt/top', 'Trouser']
+  assert sources.class_names(config_for('digits').data) == [str(i) for i in range(10)]
+  assert sources.class_names(config_for('x', source='npz').data) is None  # files carry none
+  # Classes the config does not line up with the source's names: indices, not wrong names.
+  assert sources.class_names(config_for('fashion_mnist', num_classes=11).data) is None
 
 
 @pytest.fixture(scope='module')

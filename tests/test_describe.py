@@ -30,3 +30,27 @@ def test_bad_input_is_one_line_and_nonzero():
   assert out.returncode == 2
   assert out.stderr.strip().splitlines()[-1].startswith('error: unknown architecture')
   assert 'Traceback' not in out.stderr
+
+
+def test_throughput_adds_measured_images_per_second_for_the_depths_asked():
+  args = ('--arch=resnet18', '--input_shape=8,8,1', '--width=4', '--no_flops',
+          '--throughput', '--depths=1,3', '--batch_sizes=1,4')
+  out = _describe(*args, '--json')
+  assert out.returncode == 0, out.stderr
+  rows = {r['depth']: r for r in json.loads(out.stdout)}
+  keys = ('images_per_s_batch_1', 'images_per_s_batch_4')
+  for depth, row in rows.items():
+    if depth in (1, 3):
+      assert all(row[k] > 0 for k in keys), row  # measured: positive, never a threshold
+    else:
+      assert all(row[k] is None for k in keys), row
+  table = _describe(*args)
+  assert table.returncode == 0, table.stderr
+  assert 'img/s b=1' in table.stdout.splitlines()[0] and 'img/s b=4' in table.stdout
+
+
+def test_throughput_depths_are_checked():
+  out = _describe('--arch=resnet18', '--width=4', '--no_flops', '--throughput', '--depths=9')
+  assert out.returncode == 2 and 'not depths of resnet18' in out.stderr, out.stderr
+  out = _describe('--depths=2')
+  assert out.returncode == 2 and 'add --throughput' in out.stderr, out.stderr

@@ -102,6 +102,31 @@ def test_predict_reads_the_file_alone_and_matches_the_run(quickstart_run, export
   assert lines[1].startswith(f'{large}: ')  # converted to grey and resized to 8x8
 
 
+def test_predict_prints_the_class_names_written_beside_the_file(quickstart_run, exported_file,
+                                                                tmp_path):
+  config, workdir, _ = quickstart_run
+  info = artifact.load_info(exported_file)
+  assert info['class_names'] == [str(i) for i in range(10)] and info['depth'] >= 1
+  images, labels = data.load(config).splits['test']
+  np.savez(tmp_path / 'five.npz', images=images[:5])
+  expected = artifact.predict(artifact.load(exported_file), images[:5]).argmax(-1)
+  named = tmp_path / 'named.jaxexport'  # the same model, its model.json with other names
+  named.write_bytes(Path(exported_file).read_bytes())
+  names = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
+  Path(artifact.info_path(str(named))).write_text(json.dumps({**info, 'class_names': names}))
+  out = predict(f'--model={named}', f'--input={tmp_path / "five.npz"}', '--json')
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert json.loads(out.stdout)['classes'] == [names[i] for i in expected]
+  out = predict(f'--model={named}', f'--input={tmp_path / "five.npz"}')
+  assert out.stdout.split() == [names[i] for i in expected]
+  os.remove(artifact.info_path(str(named)))  # the file alone: indices, or the run's names
+  out = predict(f'--model={named}', f'--input={tmp_path / "five.npz"}', '--json')
+  assert 'classes' not in json.loads(out.stdout)
+  out = predict(f'--model={named}', f'--workdir={workdir}', '--split=test', '--json')
+  assert json.loads(out.stdout)['classes'][:3] == [str(i) for i in
+                                                   json.loads(out.stdout)['predictions'][:3]]
+
+
 def test_predict_refuses_bad_input_in_one_line(quickstart_run, exported_file, tmp_path):
   _, workdir, _ = quickstart_run
   not_a_model = os.path.join(workdir, 'config.json')

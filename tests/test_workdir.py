@@ -93,9 +93,9 @@ def test_depth_tags_and_paths(tmp_path):
   for depth in (3, 1, 12):
     os.makedirs(workdir.depth_path(str(tmp_path), depth))
   os.makedirs(tmp_path / 'checkpoints' / '000004')
-  assert workdir.depth_tags(str(tmp_path)) == {
+  assert {d: str(p) for d, p in workdir.depth_tags(str(tmp_path)).items()} == {
       d: str(tmp_path / 'checkpoints' / f'depth_{d:02d}') for d in (1, 3, 12)}
-  assert workdir.optimal_path(str(tmp_path)) == str(tmp_path / 'optimal')
+  assert str(workdir.optimal_path(str(tmp_path))) == str(tmp_path / 'optimal')
 
 
 def run_main_with(body: str):

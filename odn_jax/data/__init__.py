@@ -2,6 +2,7 @@
 
   ds = data.load(config)    # a DataError before training if the checks find a mistake
   ds.warnings               # what the checks found worth reporting with the run
+  ds.class_names            # the name of every class, or None where the source has none
   ds.train_batches(epoch)   # this host's share of each global batch, order f(seed, epoch)
   ds.eval_batches(split)    # whole split, fixed order, last batch padded, with a 'mask'
 """
@@ -42,6 +43,7 @@ def load(config) -> Dataset:
                prefetch=config.data.prefetch, drop_last=config.data.get('drop_last', True),
                num_devices=jax.device_count())
   ds.findings = findings
+  ds.class_names = sources.class_names(config.data)  # None where the source has no names
   ds.warnings = [f.message for f in findings if f.level == checks.WARNING]
   for warning in ds.warnings:
     logging.warning('data: %s', warning)

@@ -37,6 +37,26 @@ def read(data_config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   return splits
 
 
+def class_names(data_config) -> list[str] | None:
+  """The name of every class, where the source has them: TFDS's `features['label'].names`,
+  '0'..'9' for the digits; None otherwise (IDX and npz files carry no names)."""
+  if data_config.source == 'digits':
+    return [str(i) for i in range(10)]
+  if data_config.source != 'tfds':
+    return None
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  try:  # the prepared dataset's info: read from its data_dir, nothing downloaded
+    label = tfds.builder(data_config.name, data_dir=data_config.data_dir).info.features['label']
+    names = list(label.names)
+  except Exception:  # pylint: disable=broad-except  # no label feature, or no names: indices
+    return None
+  # Class i is the source's label i - label_offset.
+  source_labels = [i - data_config.label_offset for i in range(data_config.num_classes)]
+  if not all(0 <= j < len(names) for j in source_labels):
+    return None  # the config's classes do not line up with the names
+  return [names[j] for j in source_labels]
+
+
 class Cut(NamedTuple):
   """What is taken from the source's training split by position."""
   text: str  # in words, for messages

@@ -2,7 +2,7 @@
 
 import jax
 import numpy as np
-import tqdm
+from tqdm import auto as tqdm
 
 
 def train_epoch(step, ts, metrics, batches, learning_rates, total: int, desc: str = '',
@@ -11,7 +11,8 @@ def train_epoch(step, ts, metrics, batches, learning_rates, total: int, desc: st
 
   Metrics stay on the device: nothing here waits for a step to finish.
   """
-  # A bar only on a terminal (disable=None); logs get the trainer's one line per epoch.
+  # A bar on a terminal or in a notebook (tqdm.auto; disable=None: none in a log file);
+  # logs get the trainer's one line per epoch.
   bar = tqdm.tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True,
                   disable=True if quiet else None)
   done = 0
