@@ -56,10 +56,14 @@ def test_prepare_refuses_another_run_and_takes_a_moved_dataset(tmp_path):
   assert workdir.load_config(str(tmp_path)).data.data_dir == '/elsewhere'
   other = defaults.base_config()
   other.search.patience = 5
+  # Nothing trained yet (e.g. the data checks refused the data): the new config replaces it.
+  assert workdir.prepare(other, str(tmp_path)) is None
+  assert workdir.load_config(str(tmp_path)).search.patience == 5
+  (tmp_path / workdir.CHECKPOINTS / '000001').mkdir(parents=True)  # an epoch was saved
   with pytest.raises(ConfigError, match=r'differs in search\.patience\)'):
-    workdir.prepare(other, str(tmp_path))
+    workdir.prepare(moved, str(tmp_path))
   workdir.write_json(workdir.file(str(tmp_path), workdir.SUMMARY), {'optimal_depth': 2})
-  assert workdir.prepare(config, str(tmp_path)) == {'optimal_depth': 2}
+  assert workdir.prepare(other, str(tmp_path)) == {'optimal_depth': 2}
 
 
 def test_prepare_refuses_a_file(tmp_path):
