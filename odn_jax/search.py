@@ -16,7 +16,10 @@ After each epoch, in this order (the paper's defaults in brackets):
   4. the fine-tune flag is set once the counter reaches `patience`, or best >= target -
      tolerance, or the depth is the deepest allowed; it changes nothing else;
   5. stop when fine-tuning and the counter reaches `patience`.
-The weights kept for a depth are those of its last improvement.
+The weights kept for a depth are those of its last improvement. odn_jax's levers, off in the
+paper configs: `abandon_margin` (a growing depth whose curve cannot reach the goal counts as
+converged: `Fold._forecast_falls_short`), `final_epochs` (a depth that reached the goal ends
+with a fixed cosine decay instead of step 5), `min_delta`, and epoch caps.
 
 A history is a list of epoch records, dicts with at least
   phase ('warmup' | 'grow' | 'finetune'), depth, val_accuracy (percent),
