@@ -16,6 +16,7 @@ that differ from the paper's config file.
 import json
 import os
 import platform
+import sys
 
 from absl import app, flags, logging
 import jax
@@ -74,7 +75,6 @@ def main(argv):
   summary = trainer.train_and_evaluate(config, _WORKDIR.value)
   if summary is None:
     return
-  import sys  # pylint: disable=g-import-not-at-top
   overrides = [a for a in sys.argv[1:] if a.startswith('--config.')]
   text = table(config, summary, overrides)
   print(text)
