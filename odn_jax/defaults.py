@@ -107,6 +107,9 @@ def base_config() -> ml_collections.ConfigDict:
   # tolerance, after at least abandon_min_epochs epochs (odn_jax.search, the forecast).
   config.search.abandon_margin = ml_collections.config_dict.placeholder(float)
   config.search.abandon_min_epochs = 16
+  # ... and not before the rate has decayed this many times at the depth: a noisy curve at
+  # the starting rate says little about where the depth ends (BENCHMARKS.md).
+  config.search.abandon_min_decays = 0
   # 0: fine-tune until `patience` flat epochs (the paper). N: a depth that reaches the goal
   # trains N more epochs, the rate annealed from where growth left it to zero (cosine), and
   # the search ends.

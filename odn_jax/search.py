@@ -215,6 +215,7 @@ class Fold:
     self.best_acc, self.since, self.at_depth = 0.0, 0, 0
     self.best_by_depth: dict[int, float] = {}
     self.running_best: list[float] = []  # the current depth's best after each of its epochs
+    self.decays = 0  # plateau decays of the rate at the current depth
     self.final_rate, self.final_at = None, 0  # the fixed final schedule (search.final_epochs)
     self.kept: dict[int, int] = {}
     self.left: dict[int, str] = {}
@@ -271,7 +272,8 @@ class Fold:
     is abandoned. Checked on the paper notebooks' logs (tests/test_forecast.py).
     """
     s, k = self.config.search, self.at_depth
-    if s.abandon_margin is None or k < s.abandon_min_epochs or s.mode == 'saturation':
+    if (s.abandon_margin is None or k < s.abandon_min_epochs or s.mode == 'saturation'
+        or self.decays < s.abandon_min_decays):
       return False
     best, half = self.running_best[-1], self.running_best[k // 2 - 1]
     return best + (best - half) + s.abandon_margin < self.goal
@@ -296,6 +298,7 @@ class Fold:
     # 1-2. Round; compare with the best; decay the rate every plateau_patience-th flat epoch.
     if not self._compare(record, i) and self.since % s.plateau_patience == 0:
       learning_rate *= s.plateau_factor
+      self.decays += 1
     capped = bool(s.max_epochs_per_depth) and self.at_depth >= s.max_epochs_per_depth
     forecast = phase == GROW and self._forecast_falls_short()
     exhausted = self.since >= s.patience or capped or forecast
@@ -314,7 +317,7 @@ class Fold:
         self.best_acc = 0.0
       self.left[depth - 1] = reason
       self.since, self.at_depth, exhausted = 0, 0, False
-      self.running_best = []
+      self.running_best, self.decays = [], 0
       learning_rate = s.learning_rate * s.expansion_lr_scale
     # 4. The fine-tune flag: changes the rounding and nothing else.
     if phase == GROW:

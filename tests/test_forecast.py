@@ -101,3 +101,18 @@ def test_final_schedule_anneals_to_zero_and_ends():
       [0.01, 0.01 * 0.853553, 0.005, 0.01 * 0.146447], rel=1e-5)
   assert (fold.plan.phase, fold.plan.depth) == (search.DONE, 1)
   assert fold.position.kept[1] == 3  # 89.7 at two decimals, the best of the final epochs
+
+
+def test_the_forecast_waits_for_the_rate_to_decay_when_asked():
+  log = LOGS['fashionmnist']
+  curve = depth_curves(log)[1]
+  at_once = grown_for(fast_config(log), log, curve)[0]
+  after_decays = grown_for(fast_config(log, abandon_min_decays=2), log, curve)[0]
+  assert at_once < after_decays < len(curve)
+  # The epoch before it, the rate had decayed once: the depth was left on the second decay.
+  config = fast_config(log, abandon_min_decays=2)
+  fold = search.Fold(config)
+  for correct in curve[:after_decays - 1]:
+    fold.push({'phase': fold.plan.phase, 'depth': 1, 'val_correct': correct,
+               'val_count': log['val_total'], 'val_accuracy': 0.0})
+  assert (fold.plan.depth, fold.plan.learning_rate) == (1, pytest.approx(0.01 * 0.6))
