@@ -70,8 +70,6 @@ class Position:
   """Where the search stands after the history it was replayed from."""
   plan: Plan  # the next epoch
   best_val_accuracy: float  # of the current depth, at the controller's rounding
-  since_best: int  # epochs since the last improvement (the paper's `no_improvement`)
-  epochs_at_depth: int
   kept: dict  # depth -> index of the epoch whose weights that depth keeps
   left: dict  # depth -> why the search left it (grew past it, or ended there)
 
@@ -137,10 +135,14 @@ def target_goal(config) -> float:
   return config.search.target - config.search.tolerance
 
 
+def cosine(peak: float, step: int, total: int) -> float:
+  """The rate `step` of `total` of a cosine decay from `peak` to zero."""
+  return peak * 0.5 * (1.0 + math.cos(math.pi * step / total))
+
+
 def warmup_learning_rate(config, epoch: int) -> float:
   """Cosine annealing over the warm-up, stepped once per epoch (3 epochs: 1, 0.75, 0.25 x)."""
-  return config.warmup.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch
-                                                             / config.warmup.epochs))
+  return cosine(config.warmup.learning_rate, epoch, config.warmup.epochs)
 
 
 def rounded_accuracy(record: dict, decimals: int) -> float:
@@ -222,8 +224,7 @@ class Fold:
 
   @property
   def position(self) -> Position:
-    return Position(self.plan, self.best_acc, self.since, self.at_depth, dict(self.kept),
-                    dict(self.left))
+    return Position(self.plan, self.best_acc, dict(self.kept), dict(self.left))
 
   def push(self, record: dict):
     s, i, plan = self.config.search, len(self.history), self.plan
@@ -287,8 +288,7 @@ class Fold:
       chosen, choice = _final_depth(self.config, plan.depth, self.best_acc, self.best_by_depth)
       self.left[plan.depth] = f'final schedule of {s.final_epochs} epochs done; {choice}'
       return Plan(DONE, chosen, 0.0, self.left[plan.depth])
-    rate = self.final_rate * 0.5 * (1.0 + math.cos(math.pi * self.final_at / s.final_epochs))
-    return Plan(FINETUNE, plan.depth, rate)
+    return Plan(FINETUNE, plan.depth, cosine(self.final_rate, self.final_at, s.final_epochs))
 
   def _after_epoch(self, record: dict, i: int) -> Plan:
     s, plan = self.config.search, self.plan
@@ -340,12 +340,17 @@ class Fold:
 
 
 
-def replay(history: Sequence[dict], config, sizes: Sequence[dict] | None = None) -> Position:
-  """Folds `history` through the controller's rules: where the search stands after it."""
+def fold_history(history: Sequence[dict], config, sizes: Sequence[dict] | None = None) -> Fold:
+  """A Fold that has taken every record of `history` (a resumed run goes on pushing to it)."""
   fold = Fold(config, sizes)
   for record in history:
     fold.push(record)
-  return fold.position
+  return fold
+
+
+def replay(history: Sequence[dict], config, sizes: Sequence[dict] | None = None) -> Position:
+  """Folds `history` through the controller's rules: where the search stands after it."""
+  return fold_history(history, config, sizes).position
 
 
 def next_plan(history: Sequence[dict], config, sizes: Sequence[dict] | None = None) -> Plan:

@@ -364,6 +364,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       run.elapsed_s = time.time() - started
       checkpoint.save_epoch(mngr, run.global_step, run.tree(), run.meta())
 
+    fold = search.fold_history(run.history, config, setup.sizes)  # pushed one epoch at a time
     with sigterm_flag() as preempted:
       while not run.plan.done:
         record = run_epoch(run, setup, stop=preempted.is_set)
@@ -371,7 +372,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
           save()
           raise Preempted(f'preempted at epoch {len(run.history) + 1}, step {run.epoch_step}; '
                           f'saved to {workdir}: rerun the same command to resume')
-        position = search.replay(run.history, config, setup.sizes)
+        fold.push(record)
+        position = fold.position
         run.keep_best(position)
         setup.say(epoch_line(record, position, config))
         plan = position.plan
