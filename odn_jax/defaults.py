@@ -103,9 +103,11 @@ def base_config() -> ml_collections.ConfigDict:
   # None: fine-tuning continues at the rate growth ended with (the paper).
   config.search.finetune_learning_rate = ml_collections.config_dict.placeholder(float)
   # None: a depth grows only after `patience` flat epochs (the paper). A margin M: a growing
-  # depth is abandoned once best + (best - best at half its epochs so far) + M < target -
-  # tolerance, after at least abandon_min_epochs epochs (odn_jax.search, the forecast).
+  # depth is abandoned once best + (best - best at half its epochs so far) + M + Z x noise <
+  # target - tolerance, after at least abandon_min_epochs epochs, where noise is the sd of
+  # one epoch's validation noise over that half and Z = abandon_noise (odn_jax.search).
   config.search.abandon_margin = ml_collections.config_dict.placeholder(float)
+  config.search.abandon_noise = 1.0
   config.search.abandon_min_epochs = 16
   # ... and not before the rate has decayed this many times at the depth: a noisy curve at
   # the starting rate says little about where the depth ends (BENCHMARKS.md).
@@ -162,7 +164,8 @@ def with_schedule(config: ml_collections.ConfigDict, schedule: str | None
                      f'{SCHEDULES} (e.g. --config=configs/mnist.py:fast)')
   config.schedule = schedule
   if schedule == 'fast':
-    config.search.abandon_margin = 1.0
+    config.search.abandon_margin = 0.5
+    config.search.abandon_noise = 1.0
     config.search.abandon_min_epochs = 16
     config.search.final_epochs = 12
   return config

@@ -103,9 +103,10 @@ def check_config(config):
   if s.learning_rate <= 0 or s.expansion_lr_scale <= 0:
     raise ConfigError('config.search.learning_rate and expansion_lr_scale must be > 0, got '
                       f'{s.learning_rate} and {s.expansion_lr_scale}')
-  if s.final_epochs < 0 or s.abandon_min_epochs < 2:
-    raise ConfigError('config.search.final_epochs must be >= 0 and abandon_min_epochs >= 2, '
-                      f'got {s.final_epochs} and {s.abandon_min_epochs}')
+  if s.final_epochs < 0 or s.abandon_min_epochs < 3 or s.abandon_noise < 0:
+    raise ConfigError('config.search.final_epochs and abandon_noise must be >= 0 and '
+                      f'abandon_min_epochs >= 3, got {s.final_epochs}, {s.abandon_noise} and '
+                      f'{s.abandon_min_epochs}')
   if s.mode == 'budget' and not any(s.budget[k] for k in BUDGET_KEYS):
     raise ConfigError("config.search.mode='budget' needs a limit: set config.search.budget"
                       '.params, .bytes or .flops')
@@ -217,6 +218,7 @@ class Fold:
     self.best_acc, self.since, self.at_depth = 0.0, 0, 0
     self.best_by_depth: dict[int, float] = {}
     self.running_best: list[float] = []  # the current depth's best after each of its epochs
+    self.curve: list[float] = []  # the current depth's rounded accuracy after each epoch
     self.decays = 0  # plateau decays of the rate at the current depth
     self.final_rate, self.final_at = None, 0  # the fixed final schedule (search.final_epochs)
     self.kept: dict[int, int] = {}
@@ -255,6 +257,7 @@ class Fold:
     self.best_by_depth[plan.depth] = max(self.best_by_depth.get(plan.depth, -math.inf),
                                          accuracy)
     self.running_best.append(self.best_by_depth[plan.depth])
+    self.curve.append(accuracy)
     improved = accuracy > self.best_acc + s.min_delta
     if improved:
       self.best_acc, self.since = accuracy, 0
@@ -270,14 +273,26 @@ class Fold:
     A saturating curve gains less from here on than it gained over the second half of its
     epochs so far (true of a + b exp(-ct) once ct > 2 ln 2); so a depth whose best, plus
     that recent gain, plus a margin for what decaying the rate adds, stays below the goal
-    is abandoned. Checked on the paper notebooks' logs (tests/test_forecast.py).
+    is abandoned. The margin grows with the curve's epoch-to-epoch noise over that half
+    (`abandon_noise` standard deviations): at a rate high enough to make the curve swing,
+    the best says little about the level the depth settles at once the rate decays.
+    Checked on the notebooks' logs and recorded runs (tests/test_forecast.py).
     """
     s, k = self.config.search, self.at_depth
     if (s.abandon_margin is None or k < s.abandon_min_epochs or s.mode == 'saturation'
         or self.decays < s.abandon_min_decays):
       return False
     best, half = self.running_best[-1], self.running_best[k // 2 - 1]
-    return best + (best - half) + s.abandon_margin < self.goal
+    return best + (best - half) + self.forecast_margin() < self.goal
+
+  def forecast_margin(self) -> float:
+    """abandon_margin + abandon_noise x the sd of one epoch's noise over the second half."""
+    s, recent = self.config.search, self.curve[self.at_depth // 2 - 1:]
+    steps = [b - a for a, b in zip(recent, recent[1:])]
+    mean = sum(steps) / len(steps)
+    # A difference of two epochs carries the noise of both: sd(step) / sqrt(2).
+    noise = math.sqrt(sum((x - mean) ** 2 for x in steps) / len(steps) / 2)
+    return s.abandon_margin + s.abandon_noise * noise
 
   def _after_final_epoch(self, record: dict, i: int) -> Plan:
     """`search.final_epochs`: the chosen depth trains a fixed cosine decay to zero."""
@@ -304,7 +319,7 @@ class Fold:
     exhausted = self.since >= s.patience or capped or forecast
     if forecast and not capped and self.since < s.patience:
       why = (f'forecast: best {self.running_best[-1]:g}% + recent gain + margin '
-             f'{s.abandon_margin:g} < {self.goal:g}%')
+             f'{self.forecast_margin():.2f} < {self.goal:g}%')
     else:
       why = (f'cap of {s.max_epochs_per_depth} epochs' if capped
              else f'no improvement for {s.patience} epochs')
@@ -317,7 +332,7 @@ class Fold:
         self.best_acc = 0.0
       self.left[depth - 1] = reason
       self.since, self.at_depth, exhausted = 0, 0, False
-      self.running_best, self.decays = [], 0
+      self.running_best, self.curve, self.decays = [], [], 0
       learning_rate = s.learning_rate * s.expansion_lr_scale
     # 4. The fine-tune flag: changes the rounding and nothing else.
     if phase == GROW:

@@ -1,9 +1,10 @@
-"""The fast schedule's rules on recorded histories: the notebooks' own saved logs.
+"""The fast schedule's rules on recorded histories of whole paper-schedule searches.
 
-Each log holds the validation accuracy of every epoch of a whole paper search (MNIST,
-Fashion-MNIST, SVHN). Replayed per depth, the forecast must never abandon a depth before the
-epoch it reached the goal, and should abandon the depths that never did well before the
-paper's 23 flat epochs.
+The notebooks' own saved logs (MNIST, Fashion-MNIST, SVHN) and odn_jax's paper-schedule runs
+(`tests/data/recorded_histories.json`: the full Fashion-MNIST config on a GPU, digits at width
+4 over three seeds; each entry names its command) hold the validation accuracy of every
+epoch. Replayed per depth, the forecast must never abandon a depth before the epoch it reached
+the goal, and should abandon the depths that never did well before the paper's 23 flat epochs.
 """
 
 import json
@@ -13,16 +14,17 @@ import pytest
 
 from odn_jax import defaults, search
 
-LOGS = json.loads((Path(__file__).parent / 'data' / 'notebook_logs.json').read_text())
+DATA = Path(__file__).parent / 'data'
+NOTEBOOK_LOGS = json.loads((DATA / 'notebook_logs.json').read_text())
+LOGS = {**NOTEBOOK_LOGS, **json.loads((DATA / 'recorded_histories.json').read_text())}
 
 
 def fast_config(log, **overrides):
-  config = defaults.base_config()
-  config.model.arch = 'resnet18' if log['max_depth'] == 8 else 'resnet34'
+  """The fast schedule as shipped, the log's goal, depth 1 first with no warm-up."""
+  config = defaults.with_schedule(defaults.base_config(), 'fast')
+  config.model.arch = log.get('arch', 'resnet18' if log.get('max_depth') == 8 else 'resnet34')
   config.warmup.epochs = 0
   config.search.target, config.search.tolerance = log['target'], log['tolerance']
-  config.search.abandon_margin = 1.0
-  config.search.abandon_min_epochs = 16
   config.search.update(overrides)
   return config
 
@@ -51,7 +53,6 @@ def test_forecast_never_abandons_a_depth_that_reaches_the_goal(name):
   log = LOGS[name]
   config = fast_config(log)
   goal = log['target'] - log['tolerance']
-  saved = 0
   for depth, curve in depth_curves(log).items():
     accuracies = [100.0 * c / log['val_total'] for c in curve]
     epochs, plan = grown_for(config, log, curve)
@@ -60,19 +61,20 @@ def test_forecast_never_abandons_a_depth_that_reaches_the_goal(name):
       assert epochs == reached and plan.phase == search.FINETUNE, depth
     else:
       assert plan.depth == 2, depth  # abandoned or converged: the next depth
-      saved += len(curve) - epochs
-  assert saved > 0
 
 
-def test_forecast_saves_most_epochs_of_the_depths_that_fall_short():
-  spent = abandoned = 0
+def test_forecast_saves_epochs_of_the_depths_that_fall_short():
+  # Measured when the noise margin was added: the shipped rule trains 70 % of the 2,071 epochs
+  # the paper spent on these depths (44 % without the noise term, which drops a GPU depth
+  # that reached the goal: the test above). A rule that stops abandoning fails here.
+  spent = trained = 0
   for log in LOGS.values():
     goal = log['target'] - log['tolerance']
     for curve in depth_curves(log).values():
       if max(100.0 * c / log['val_total'] for c in curve) < goal:
         spent += len(curve)
-        abandoned += grown_for(fast_config(log), log, curve)[0]
-  assert abandoned < 0.5 * spent
+        trained += grown_for(fast_config(log), log, curve)[0]
+  assert trained < 0.75 * spent
 
 
 def test_a_larger_margin_or_no_margin_changes_the_decision():
@@ -81,6 +83,18 @@ def test_a_larger_margin_or_no_margin_changes_the_decision():
   epochs, plan = grown_for(fast_config(log), log, curve)
   assert epochs < 40 and '(forecast: best' in plan.reason
   assert grown_for(fast_config(log, abandon_margin=None), log, curve)[0] == len(curve)
+
+
+def test_the_noise_margin_keeps_a_depth_whose_swinging_curve_later_reaches_the_goal():
+  # The full Fashion-MNIST config on a GPU: depth 3 swung by ~1.7 points an epoch and
+  # reached the goal (94 %) at its 42nd epoch; read without its noise the curve looked
+  # saturated at its 16th (best 91.7 %, +0.9 over its 8th).
+  log = LOGS['fashion_mnist_resnet34_h200']
+  curve = depth_curves(log)[3]
+  epochs, plan = grown_for(fast_config(log), log, curve)
+  assert (epochs, plan.phase) == (42, search.FINETUNE)
+  epochs, plan = grown_for(fast_config(log, abandon_noise=0.0), log, curve)
+  assert epochs == 16 and '(forecast: best' in plan.reason
 
 
 def test_final_schedule_anneals_to_zero_and_ends():
@@ -106,11 +120,12 @@ def test_final_schedule_anneals_to_zero_and_ends():
 def test_the_forecast_waits_for_the_rate_to_decay_when_asked():
   log = LOGS['fashionmnist']
   curve = depth_curves(log)[1]
-  at_once = grown_for(fast_config(log), log, curve)[0]
-  after_decays = grown_for(fast_config(log, abandon_min_decays=2), log, curve)[0]
+  at_once = grown_for(fast_config(log, abandon_noise=0.0), log, curve)[0]
+  after_decays = grown_for(fast_config(log, abandon_noise=0.0, abandon_min_decays=2),
+                           log, curve)[0]
   assert at_once < after_decays < len(curve)
   # The epoch before it, the rate had decayed once: the depth was left on the second decay.
-  config = fast_config(log, abandon_min_decays=2)
+  config = fast_config(log, abandon_noise=0.0, abandon_min_decays=2)
   fold = search.Fold(config)
   for correct in curve[:after_decays - 1]:
     fold.push({'phase': fold.plan.phase, 'depth': 1, 'val_correct': correct,
