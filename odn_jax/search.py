@@ -282,17 +282,20 @@ class Fold:
     if (s.abandon_margin is None or k < s.abandon_min_epochs or s.mode == 'saturation'
         or self.decays < s.abandon_min_decays):
       return False
-    best, half = self.running_best[-1], self.running_best[k // 2 - 1]
-    return best + (best - half) + self.forecast_margin() < self.goal
+    plateau, margin = self.forecast()
+    return plateau + margin < self.goal
 
-  def forecast_margin(self) -> float:
-    """abandon_margin + abandon_noise x the sd of one epoch's noise over the second half."""
-    s, recent = self.config.search, self.curve[self.at_depth // 2 - 1:]
+  def forecast(self) -> tuple[float, float]:
+    """(the predicted plateau: best + the gain over the second half of the depth's epochs,
+    the margin: abandon_margin + abandon_noise x the sd of one epoch's noise over that half)."""
+    s, k = self.config.search, self.at_depth
+    best, half = self.running_best[-1], self.running_best[k // 2 - 1]
+    recent = self.curve[k // 2 - 1:]
     steps = [b - a for a, b in zip(recent, recent[1:])]
     mean = sum(steps) / len(steps)
     # A difference of two epochs carries the noise of both: sd(step) / sqrt(2).
     noise = math.sqrt(sum((x - mean) ** 2 for x in steps) / len(steps) / 2)
-    return s.abandon_margin + s.abandon_noise * noise
+    return 2 * best - half, s.abandon_margin + s.abandon_noise * noise
 
   def _after_final_epoch(self, record: dict, i: int) -> Plan:
     """`search.final_epochs`: the chosen depth trains a fixed cosine decay to zero."""
@@ -318,8 +321,10 @@ class Fold:
     forecast = phase == GROW and self._forecast_falls_short()
     exhausted = self.since >= s.patience or capped or forecast
     if forecast and not capped and self.since < s.patience:
-      why = (f'forecast: best {self.running_best[-1]:g}% + recent gain + margin '
-             f'{self.forecast_margin():.2f} < {self.goal:g}%')
+      plateau, margin = self.forecast()
+      why = (f'forecast: plateau {plateau:.1f}% (best {self.running_best[-1]:g}% + its gain '
+             f'over the last {self.at_depth - self.at_depth // 2} epochs) + margin {margin:.1f} '
+             f'< {self.goal:g}%')
     else:
       why = (f'cap of {s.max_epochs_per_depth} epochs' if capped
              else f'no improvement for {s.patience} epochs')
