@@ -30,6 +30,7 @@ differs from rounding the stored percentage.
 
 import dataclasses
 import math
+import statistics
 from typing import Sequence
 
 import ml_collections
@@ -291,10 +292,8 @@ class Fold:
     s, k = self.config.search, self.at_depth
     best, half = self.running_best[-1], self.running_best[k // 2 - 1]
     recent = self.curve[k // 2 - 1:]
-    steps = [b - a for a, b in zip(recent, recent[1:])]
-    mean = sum(steps) / len(steps)
     # A difference of two epochs carries the noise of both: sd(step) / sqrt(2).
-    noise = math.sqrt(sum((x - mean) ** 2 for x in steps) / len(steps) / 2)
+    noise = statistics.pstdev(b - a for a, b in zip(recent, recent[1:])) / math.sqrt(2)
     return 2 * best - half, s.abandon_margin + s.abandon_noise * noise
 
   def _after_final_epoch(self, record: dict, i: int) -> Plan:
