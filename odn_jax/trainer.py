@@ -349,8 +349,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     step = mngr.latest_step()
     if step is not None:
       meta = checkpoint.restore_meta(mngr, step)
-      run.restore(checkpoint.restore_tree(mngr, step, run.template(search.Plan(**meta['plan']))),
-                  meta)
+      template = parallel.replicated_like(run.template(search.Plan(**meta['plan'])), setup.mesh)
+      run.restore(checkpoint.restore_tree(mngr, step, template), meta)
       setup.say(f'resumed {workdir} at epoch {len(run.history) + 1}, step {run.epoch_step}: '
                 f'{run.plan.phase} at depth {run.plan.depth}')
     else:
@@ -362,7 +362,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       if mngr.latest_step() == run.global_step:  # preempted right after a save: nothing new
         return
       run.elapsed_s = time.time() - started
-      checkpoint.save_epoch(mngr, run.global_step, run.tree(), run.meta())
+      # Global arrays on the mesh: Orbax writes them collectively from every host.
+      checkpoint.save_epoch(mngr, run.global_step, parallel.replicate(run.tree(), setup.mesh),
+                            run.meta())
 
     fold = search.fold_history(run.history, config, setup.sizes)  # pushed one epoch at a time
     with sigterm_flag() as preempted:
