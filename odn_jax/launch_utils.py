@@ -1,8 +1,10 @@
 """Plumbing shared by the `launch/` entry points."""
 
+import os
 import sys
 
 from absl import app, flags, logging
+import jax
 
 from odn_jax.errors import UserError
 
@@ -18,8 +20,12 @@ def _one_line(e: BaseException) -> str:
   return ' '.join(message.strip('"').split())
 
 
-def _fail(message: str):
+def _fail(message: str, at_once: bool = False):
   print(f'error: {message}', file=sys.stderr)
+  if at_once:  # no exit handlers: they would wait for the other hosts
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(2)  # pylint: disable=protected-access
   sys.exit(2)
 
 
@@ -38,7 +44,12 @@ def run_main(main):
     except UserError as e:
       if _VERBOSE.value:
         raise
-      _fail(_one_line(e))
+      # Raised on one host of a multi-host job only: its peers go on to their next
+      # collective and wait there, and exiting normally would wait for them in turn
+      # (jax.distributed's shutdown). Leaving at once lets them see it gone within the
+      # heartbeat timeout (odn_jax.parallel). An error every host agreed on exits normally.
+      one_host = jax.distributed.is_initialized() and not getattr(e, 'agreed', False)
+      _fail(_one_line(e), at_once=one_host)
 
   try:
     app.run(guarded)

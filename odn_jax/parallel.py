@@ -6,18 +6,74 @@ BatchNorm statistics and gradients are those of the global batch. One device is 
 same code path with a mesh of one.
 """
 
+import contextlib
+
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from odn_jax.errors import ConfigError
+from odn_jax.errors import ConfigError, UserError
+
+
+# A host that stops sending heartbeats for this long is taken as dead and the job ends,
+# instead of its peers waiting for it in their next collective (JAX's default: 100 s).
+HEARTBEAT_TIMEOUT_S = 10
+# How long a host that finished waits for the others at exit (process 0 writes the report
+# last): JAX's default.
+SHUTDOWN_TIMEOUT_S = 300
+MESSAGE_BYTES = 2048  # of an error message shared between hosts
 
 
 def initialize(distributed: bool):
-  """Joins the other hosts (TPU pods, multi-node GPU) before any device is touched."""
+  """Joins the other hosts (TPU pods, multi-node GPU, or the processes of a SLURM step)
+  before any device is touched: where they are is read from the environment."""
   if distributed:
-    jax.distributed.initialize()
+    jax.distributed.initialize(heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
+                               shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_S)
+
+
+def _gather_messages(message: str) -> list[str]:
+  """Every host's `message` ('' for none), in process order."""
+  blob = np.zeros(MESSAGE_BYTES, np.uint8)
+  encoded = message.encode()[:MESSAGE_BYTES]
+  blob[:len(encoded)] = np.frombuffer(encoded, np.uint8)
+  gathered = np.asarray(multihost_utils.process_allgather(blob))
+  return [bytes(row).rstrip(b'\0').decode(errors='replace') for row in gathered]
+
+
+@contextlib.contextmanager
+def agreed():
+  """Runs the block on every host, then agrees: an error raised on any host is raised on
+  every host, with that host's message, so all stop at once (the one that failed would
+  otherwise leave the others waiting for it in their next collective).
+
+  The block must not wait for the other hosts itself. A `UserError` raised everywhere
+  is marked `agreed`: every host reports it and exits as one.
+  """
+  if jax.process_count() == 1:
+    yield
+    return
+  error = None
+  try:
+    yield
+  except Exception as e:  # pylint: disable=broad-except  # shared, then raised again
+    error = e
+  mine = '' if error is None else (str(error) or type(error).__name__)
+  failed = [(i, m) for i, m in enumerate(_gather_messages(mine)) if m]
+  if not failed:
+    return
+  if error is None:
+    host, message = failed[0]
+    error = UserError(f'{message} (on host {host})')
+  error.agreed = True
+  raise error
+
+
+def reached_preemption(call: int) -> bool:
+  """Whether every host of a jax.distributed job has agreed to stop at `call` (asked with
+  0, 1, 2, ... by every host alike) after a preemption notice (SIGTERM) reached any one."""
+  return multihost_utils.reached_preemption_sync_point(call)
 
 
 def make_mesh() -> jax.sharding.Mesh:

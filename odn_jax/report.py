@@ -30,8 +30,10 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
   sizes = {row['depth']: row
            for row in size.depth_table(model, ds.input_shape, max([depth, *tried]))}
   full = params_table[-1]
+  # Timed by the host that writes the summary alone: the others would share its machine
+  # (or not) and time nothing it reports.
   measured = ({'throughput': speed.subnet_against_full(model, ds.input_shape, depth)}
-              if config.get('measure_throughput', True) else {})
+              if config.get('measure_throughput', True) and workdir_lib.is_writer() else {})
   return {
       'dataset': ds.name,
       'arch': config.model.arch,

@@ -182,11 +182,28 @@ def sigterm_flag():
     signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def preemption_check():
+  """`stop()`, asked before every train step: True once the run must save and stop.
+
+  One process: a SIGTERM sets a flag. A jax.distributed job: JAX's preemption service
+  catches the SIGTERM of whichever host gets it, and every host stops at the same step
+  (the sync point agreed over the coordination service), so all save the same one.
+  """
+  if jax.distributed.is_initialized():
+    calls = itertools.count()  # the same sequence on every host
+    yield lambda: parallel.reached_preemption(next(calls))
+    return
+  with sigterm_flag() as flag:
+    yield flag.is_set
+
+
 class Setup:
   """What every epoch uses and nothing changes: data, mesh, network, steps, sizes."""
 
   def __init__(self, config, quiet: bool):
-    self.config, self.quiet = config, quiet
+    # Every host runs the same epochs: process 0 speaks for them.
+    self.config, self.quiet = config, quiet or not workdir_lib.is_writer()
     self.ds = data.load(config)
     self.mesh = parallel.make_mesh()
     self.model = models.from_config(config, self.ds.num_classes)
@@ -331,13 +348,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   `should_stop(history)` is asked after every saved epoch; True leaves the run resumable.
   A SIGTERM finishes the current step, saves, and raises `Preempted`.
   """
-  check_config(config)
-  parallel.check_batch_sizes(config)
+  # What may differ between the hosts of a multi-host job (their flags, the data each
+  # reads) is checked by all before any waits for the others: one host's error stops all.
+  with parallel.agreed():
+    check_config(config)
+    parallel.check_batch_sizes(config)
   finished = workdir_lib.prepare(config, workdir)
   if finished is not None:
     return finished
   compilation.enable_cache(config.compilation_cache_dir)
-  setup = Setup(config, quiet)
+  with parallel.agreed():
+    setup = Setup(config, quiet)
   model = setup.model
   params, state = model.init(jax.random.key(config.seed), setup.ds.input_shape)
   run = RunState(config, model, setup.tx, {'params': params, 'state': state},
@@ -367,9 +388,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                             run.meta())
 
     fold = search.fold_history(run.history, config, setup.sizes)  # pushed one epoch at a time
-    with sigterm_flag() as preempted:
+    with preemption_check() as preempted:
       while not run.plan.done:
-        record = run_epoch(run, setup, stop=preempted.is_set)
+        record = run_epoch(run, setup, stop=preempted)
         if record is None:  # SIGTERM: save the position inside the epoch
           save()
           raise Preempted(f'preempted at epoch {len(run.history) + 1}, step {run.epoch_step}; '
