@@ -2,6 +2,7 @@
 
 import os
 import sys
+import traceback
 
 from absl import app, flags, logging
 import jax
@@ -20,12 +21,25 @@ def _one_line(e: BaseException) -> str:
   return ' '.join(message.strip('"').split())
 
 
+def _exit_at_once(status: int):
+  """Exits without the exit handlers: jax.distributed's would wait for the other hosts."""
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(status)  # pylint: disable=protected-access
+
+
+def _one_host(e: BaseException) -> bool:
+  """Whether `e` was raised on this host of a multi-host job alone. Its peers go on to
+  their next collective and wait there, and exiting normally would wait for them in turn
+  (jax.distributed's shutdown): leaving at once lets them see it gone within the
+  heartbeat timeout (odn_jax.parallel). An error every host agreed on exits normally."""
+  return jax.distributed.is_initialized() and not getattr(e, 'agreed', False)
+
+
 def _fail(message: str, at_once: bool = False):
   print(f'error: {message}', file=sys.stderr)
-  if at_once:  # no exit handlers: they would wait for the other hosts
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(2)  # pylint: disable=protected-access
+  if at_once:
+    _exit_at_once(2)
   sys.exit(2)
 
 
@@ -43,13 +57,15 @@ def run_main(main):
       return main(argv)
     except UserError as e:
       if _VERBOSE.value:
+        if not _one_host(e):
+          raise
+        traceback.print_exc()
+      _fail(_one_line(e), at_once=_one_host(e))
+    except Exception as e:  # pylint: disable=broad-except
+      if not _one_host(e):
         raise
-      # Raised on one host of a multi-host job only: its peers go on to their next
-      # collective and wait there, and exiting normally would wait for them in turn
-      # (jax.distributed's shutdown). Leaving at once lets them see it gone within the
-      # heartbeat timeout (odn_jax.parallel). An error every host agreed on exits normally.
-      one_host = jax.distributed.is_initialized() and not getattr(e, 'agreed', False)
-      _fail(_one_line(e), at_once=one_host)
+      traceback.print_exc()  # a bug: its traceback, then out before the peers wait
+      _exit_at_once(1)
 
   try:
     app.run(guarded)
