@@ -149,6 +149,7 @@ def test_two_processes_equal_one_process_of_two_devices(one_process, two_process
     np.testing.assert_allclose(a['loss'], b['loss'], rtol=1e-4)
   one, two = read_json(one_process, 'summary.json'), read_json(two_process[0], 'summary.json')
   assert two['num_devices'] == one['num_devices'] == 2
+  assert (two['num_processes'], one['num_processes']) == (2, 1)
   assert two['optimal_depth'] == one['optimal_depth']
   assert two['epochs_total'] == one['epochs_total']
   np.testing.assert_allclose(two['test_accuracy'], one['test_accuracy'], atol=1e-6)
