@@ -238,3 +238,43 @@ def test_data_missing_on_one_host_stops_both_at_once_with_one_line(tmp_path):
     # the other.
     assert seconds < 30, seconds
   assert abs(results[0][3] - results[1][3]) < 5
+
+
+def test_error_on_one_host_mid_run_stops_the_other_within_the_heartbeat(tmp_path):
+  # Process 1 fails alone after setup (no agreement possible) while process 0 waits for
+  # it in a collective: 1 leaves at once, 0 is stopped when its heartbeat lapses.
+  script = tmp_path / 'job.py'
+  script.write_text(textwrap.dedent('''
+      import numpy as np
+      import jax
+      from jax.experimental import multihost_utils
+      from odn_jax import parallel
+      from odn_jax.data.errors import DataError
+      from odn_jax.launch_utils import run_main
+
+      def main(argv):
+        parallel.initialize(True)
+        for step in range(10_000):
+          if step == 3 and jax.process_index() == 1:
+            raise DataError('batch 3 cannot be read on this host')
+          multihost_utils.process_allgather(np.zeros(1))
+
+      run_main(main)
+  '''))
+  job, processes = free_job_id(), []
+  for i in (0, 1):
+    env = {**base_env(), 'SLURM_JOB_ID': str(job), 'SLURM_NTASKS': '2', 'SLURM_PROCID': str(i),
+           'SLURM_LOCALID': str(i), 'SLURM_STEP_NODELIST': 'localhost'}
+    processes.append(subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+  results = finish(processes, timeout=120)
+  status, _, err, _ = results[1]
+  assert status == 2 and err.strip().splitlines()[-1] == (
+      'error: batch 3 cannot be read on this host'), err[-2000:]
+  assert results[0][0] != 0
+  assert results[0][3] < parallel_heartbeat_s() + 20, results[0][3]
+
+
+def parallel_heartbeat_s() -> int:
+  from odn_jax import parallel  # pylint: disable=g-import-not-at-top
+  return parallel.HEARTBEAT_TIMEOUT_S
