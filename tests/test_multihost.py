@@ -139,6 +139,7 @@ def two_process(tmp_path_factory):
   return root / 'run', root
 
 
+@pytest.mark.slow  # whole (small) searches
 def test_two_processes_equal_one_process_of_two_devices(one_process, two_process):
   one, two = read_json(one_process, 'history.json'), read_json(two_process[0], 'history.json')
   assert [(h['phase'], h['depth'], h['learning_rate']) for h in two] == \
@@ -169,6 +170,7 @@ def run_files(workdir) -> list[str]:
   return files
 
 
+@pytest.mark.slow  # whole (small) searches
 def test_workdir_holds_the_files_of_one_process_each_written_once(one_process, two_process):
   workdir, logs = two_process
   assert run_files(workdir) == run_files(one_process)
@@ -192,6 +194,7 @@ def test_workdir_holds_the_files_of_one_process_each_written_once(one_process, t
   assert by_one == orbax, sorted(by_one - orbax)
 
 
+@pytest.mark.slow  # whole (small) searches
 def test_sigterm_to_one_process_stops_both_and_resumes_to_the_same_summary(
     two_process, tmp_path):
   workdir = tmp_path / 'run'
