@@ -4,6 +4,13 @@ The global batch is split along its first axis, parameters and optimizer state a
 replicated, and the jitted steps are unchanged: XLA inserts the all-reduces, so
 BatchNorm statistics and gradients are those of the global batch. One device is the
 same code path with a mesh of one.
+
+Several hosts (processes) make one mesh of all their devices. Everything the run keeps
+or reduces is a global array on it: each host feeds its own slice of every global batch
+(`shard_batch`), the train state is replicated (`replicate`), and host-side reads see the
+whole value on every host (`to_host`). What one host alone could find wrong is agreed on
+by all before any waits for the others (`agreed`), a preemption stops all at one step
+(`reached_preemption`), and a host that dies is noticed within HEARTBEAT_TIMEOUT_S.
 """
 
 import contextlib
