@@ -52,6 +52,9 @@ def head_outputs(model: ResNet, variables: dict, batches: Iterable[dict],
   params, state = jax.device_put((variables['params'], variables['state']))
   predictions, confidences, labels = [], [], []
   for batch in batches:
+    if not getattr(batch['image'], 'is_fully_addressable', True) and not predictions:
+      # A global batch of a multi-host run: the weights go onto its mesh once.
+      params, state = parallel.replicate((params, state), batch['image'].sharding.mesh)
     out = models.predict_heads(params, state, batch['image'], model=model, depth=depth)
     # A batch sharded over hosts is gathered whole: every host sees every example.
     out, batch = parallel.to_host((out, batch))

@@ -106,13 +106,23 @@ def replicate(tree, mesh):
   def put(x):
     if isinstance(x, jax.Array) and x.sharding == sharding:
       return x
-    if isinstance(x, jax.Array) and x.is_fully_addressable:
-      # A host-local array (made outside the mesh: a fresh optimizer state, zeroed
-      # metrics) holds the same value on every host; jax.device_put would not make
-      # it global, so it goes through the host.
-      x = np.asarray(x)
-    return jax.device_put(x, sharding)
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      return jax.device_put(x, sharding)  # global already: resharded
+    # A host-local value (made outside the mesh: a fresh optimizer state, zeroed metrics)
+    # is the same on every host. jax.device_put would not make a host-local jax.Array
+    # global, and would check a numpy array against every host's, a collective per leaf.
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
   return jax.tree.map(put, tree)
+
+
+def scalar(value: float, mesh):
+  """A number passed to the steps every call (the learning rate): itself on one host; on
+  several a replicated array, which JAX need not check against the other hosts' (a
+  collective each step, as it does for a Python number)."""
+  if jax.process_count() == 1:
+    return value
+  return replicate(np.float32(value), mesh)
 
 
 def replicated_like(shapes, mesh):

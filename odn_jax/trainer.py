@@ -249,9 +249,10 @@ def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | N
   # A resumed epoch skips the steps it had done: the batches are a function of
   # (seed, epoch), so it sees exactly what an uninterrupted run would.
   todo = setup.ds.steps_per_epoch - run.epoch_step
+  rate = parallel.scalar(plan.learning_rate, setup.mesh)
   run.ts, run.metrics, done = epoch_lib.train_epoch(
       setup.step(plan), run.ts, run.metrics, setup.batches('train', epoch, run.epoch_step),
-      itertools.repeat(plan.learning_rate), todo, f'epoch {epoch + 1} {plan.phase} '
+      itertools.repeat(rate), todo, f'epoch {epoch + 1} {plan.phase} '
       f'd={plan.depth}', setup.quiet, stop=stop)
   run.epoch_step += done
   if done < todo:
@@ -302,10 +303,11 @@ def train_exits(variables: dict, depth: int, first_epoch: int, setup: Setup) -> 
   ts = parallel.replicate(steps_lib.create_train_state(setup.tx, exits, {}), setup.mesh)
   metrics = parallel.replicate(steps_lib.zero_metrics(depth - 1), setup.mesh)
   step = functools.partial(setup.steps.heads, trunk=trunk, depth=depth)
+  rate = parallel.scalar(config.search.learning_rate, setup.mesh)
   for epoch in range(first_epoch, first_epoch + config.early_exit_epochs):
     ts, metrics, _ = epoch_lib.train_epoch(
         step, ts, metrics, setup.batches('train', epoch),
-        itertools.repeat(config.search.learning_rate), setup.ds.steps_per_epoch,
+        itertools.repeat(rate), setup.ds.steps_per_epoch,
         f'early exits, epoch {epoch - first_epoch + 1}', setup.quiet)
   trained = epoch_lib.summarize(metrics)
   setup.say(f'early exits: heads 1..{depth - 1} trained {config.early_exit_epochs} epochs on '
