@@ -17,7 +17,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from odn_jax import checkpoint, data, models, workdir as workdir_lib
+from odn_jax import checkpoint, data, models, parallel, workdir as workdir_lib
 from odn_jax.errors import FlagError, NotFoundError
 from odn_jax.models import ResNet, block_key
 
@@ -52,11 +52,16 @@ def head_outputs(model: ResNet, variables: dict, batches: Iterable[dict],
   params, state = jax.device_put((variables['params'], variables['state']))
   predictions, confidences, labels = [], [], []
   for batch in batches:
+    if not getattr(batch['image'], 'is_fully_addressable', True) and not predictions:
+      # A global batch of a multi-host run: the weights go onto its mesh once.
+      params, state = parallel.replicate((params, state), batch['image'].sharding.mesh)
     out = models.predict_heads(params, state, batch['image'], model=model, depth=depth)
-    keep = np.asarray(batch['mask']) > 0
-    predictions.append(np.asarray(out['prediction']).T[keep])
-    confidences.append(np.asarray(out['confidence']).T[keep])
-    labels.append(np.asarray(batch['label'])[keep])
+    # A batch sharded over hosts is gathered whole: every host sees every example.
+    out, batch = parallel.to_host((out, batch))
+    keep = batch['mask'] > 0
+    predictions.append(out['prediction'].T[keep])
+    confidences.append(out['confidence'].T[keep])
+    labels.append(batch['label'][keep])
   if not labels:
     raise ValueError('evaluation split is empty')
   return HeadOutputs(heads, np.concatenate(predictions), np.concatenate(confidences),

@@ -1,8 +1,11 @@
 """Plumbing shared by the `launch/` entry points."""
 
+import os
 import sys
+import traceback
 
 from absl import app, flags, logging
+import jax
 
 from odn_jax.errors import UserError
 
@@ -18,8 +21,25 @@ def _one_line(e: BaseException) -> str:
   return ' '.join(message.strip('"').split())
 
 
-def _fail(message: str):
+def _exit_at_once(status: int):
+  """Exits without the exit handlers: jax.distributed's would wait for the other hosts."""
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(status)  # pylint: disable=protected-access
+
+
+def _one_host(e: BaseException) -> bool:
+  """Whether `e` was raised on this host of a multi-host job alone. Its peers go on to
+  their next collective and wait there, and exiting normally would wait for them in turn
+  (jax.distributed's shutdown): leaving at once lets them see it gone within the
+  heartbeat timeout (odn_jax.parallel). An error every host agreed on exits normally."""
+  return jax.distributed.is_initialized() and not getattr(e, 'agreed', False)
+
+
+def _fail(message: str, at_once: bool = False):
   print(f'error: {message}', file=sys.stderr)
+  if at_once:
+    _exit_at_once(2)
   sys.exit(2)
 
 
@@ -37,8 +57,15 @@ def run_main(main):
       return main(argv)
     except UserError as e:
       if _VERBOSE.value:
+        if not _one_host(e):
+          raise
+        traceback.print_exc()
+      _fail(_one_line(e), at_once=_one_host(e))
+    except Exception as e:  # pylint: disable=broad-except
+      if not _one_host(e):
         raise
-      _fail(_one_line(e))
+      traceback.print_exc()  # a bug: its traceback, then out before the peers wait
+      _exit_at_once(1)
 
   try:
     app.run(guarded)

@@ -30,8 +30,10 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
   sizes = {row['depth']: row
            for row in size.depth_table(model, ds.input_shape, max([depth, *tried]))}
   full = params_table[-1]
+  # Timed by the host that writes the summary alone: the others would share its machine
+  # (or not) and time nothing it reports.
   measured = ({'throughput': speed.subnet_against_full(model, ds.input_shape, depth)}
-              if config.get('measure_throughput', True) else {})
+              if config.get('measure_throughput', True) and workdir_lib.is_writer() else {})
   return {
       'dataset': ds.name,
       'arch': config.model.arch,
@@ -62,6 +64,7 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
       'wall_clock_s': round(wall_clock_s, 1),
       'compile': compile_share(history),
       'num_devices': jax.device_count(),
+      'num_processes': jax.process_count(),  # hosts of a multi-host job, 1 otherwise
       'seed': config.seed,
       # The data checks' warnings and a test accuracy no better than chance: loud, not silent.
       'warnings': checks.run_warnings(getattr(ds, 'warnings', []), test_accuracy,
@@ -250,7 +253,9 @@ def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> s
       f'Search: schedule `{s.get("schedule", "paper")}`, mode `{s.get("search_mode", "target")}`, '
       f'{s["epochs_total"]} epochs '
       f'({s.get("warmup_epochs", 0)} of warm-up), {s["wall_clock_s"]:.0f} s on '
-      f'{s["num_devices"]} device(s), seed {s["seed"]}. Stopped because: {s["stop_reason"]}.',
+      f'{s["num_devices"]} device(s)'
+      + (f' in {s["num_processes"]} processes' if s.get('num_processes', 1) > 1 else '')
+      + f', seed {s["seed"]}. Stopped because: {s["stop_reason"]}.',
       *warnings_markdown(s),
       '', '| depth | epochs | best val. acc. | params | bytes | MFLOPs | memory reduction | '
       'left because |', '|---|---|---|---|---|---|---|---|']

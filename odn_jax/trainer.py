@@ -182,11 +182,28 @@ def sigterm_flag():
     signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def preemption_check():
+  """`stop()`, asked before every train step: True once the run must save and stop.
+
+  One process: a SIGTERM sets a flag. A jax.distributed job: JAX's preemption service
+  catches the SIGTERM of whichever host gets it, and every host stops at the same step
+  (the sync point agreed over the coordination service), so all save the same one.
+  """
+  if jax.distributed.is_initialized():
+    calls = itertools.count()  # the same sequence on every host
+    yield lambda: parallel.reached_preemption(next(calls))
+    return
+  with sigterm_flag() as flag:
+    yield flag.is_set
+
+
 class Setup:
   """What every epoch uses and nothing changes: data, mesh, network, steps, sizes."""
 
   def __init__(self, config, quiet: bool):
-    self.config, self.quiet = config, quiet
+    # Every host runs the same epochs: process 0 speaks for them.
+    self.config, self.quiet = config, quiet or not workdir_lib.is_writer()
     self.ds = data.load(config)
     self.mesh = parallel.make_mesh()
     self.model = models.from_config(config, self.ds.num_classes)
@@ -232,9 +249,10 @@ def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | N
   # A resumed epoch skips the steps it had done: the batches are a function of
   # (seed, epoch), so it sees exactly what an uninterrupted run would.
   todo = setup.ds.steps_per_epoch - run.epoch_step
+  rate = parallel.scalar(plan.learning_rate, setup.mesh)
   run.ts, run.metrics, done = epoch_lib.train_epoch(
       setup.step(plan), run.ts, run.metrics, setup.batches('train', epoch, run.epoch_step),
-      itertools.repeat(plan.learning_rate), todo, f'epoch {epoch + 1} {plan.phase} '
+      itertools.repeat(rate), todo, f'epoch {epoch + 1} {plan.phase} '
       f'd={plan.depth}', setup.quiet, stop=stop)
   run.epoch_step += done
   if done < todo:
@@ -285,10 +303,11 @@ def train_exits(variables: dict, depth: int, first_epoch: int, setup: Setup) -> 
   ts = parallel.replicate(steps_lib.create_train_state(setup.tx, exits, {}), setup.mesh)
   metrics = parallel.replicate(steps_lib.zero_metrics(depth - 1), setup.mesh)
   step = functools.partial(setup.steps.heads, trunk=trunk, depth=depth)
+  rate = parallel.scalar(config.search.learning_rate, setup.mesh)
   for epoch in range(first_epoch, first_epoch + config.early_exit_epochs):
     ts, metrics, _ = epoch_lib.train_epoch(
         step, ts, metrics, setup.batches('train', epoch),
-        itertools.repeat(config.search.learning_rate), setup.ds.steps_per_epoch,
+        itertools.repeat(rate), setup.ds.steps_per_epoch,
         f'early exits, epoch {epoch - first_epoch + 1}', setup.quiet)
   trained = epoch_lib.summarize(metrics)
   setup.say(f'early exits: heads 1..{depth - 1} trained {config.early_exit_epochs} epochs on '
@@ -331,13 +350,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   `should_stop(history)` is asked after every saved epoch; True leaves the run resumable.
   A SIGTERM finishes the current step, saves, and raises `Preempted`.
   """
-  check_config(config)
-  parallel.check_batch_sizes(config)
+  # What may differ between the hosts of a multi-host job (their flags, the data each
+  # reads) is checked by all before any waits for the others: one host's error stops all.
+  with parallel.agreed():
+    check_config(config)
+    parallel.check_batch_sizes(config)
   finished = workdir_lib.prepare(config, workdir)
   if finished is not None:
     return finished
   compilation.enable_cache(config.compilation_cache_dir)
-  setup = Setup(config, quiet)
+  with parallel.agreed():
+    setup = Setup(config, quiet)
   model = setup.model
   params, state = model.init(jax.random.key(config.seed), setup.ds.input_shape)
   run = RunState(config, model, setup.tx, {'params': params, 'state': state},
@@ -349,8 +372,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     step = mngr.latest_step()
     if step is not None:
       meta = checkpoint.restore_meta(mngr, step)
-      run.restore(checkpoint.restore_tree(mngr, step, run.template(search.Plan(**meta['plan']))),
-                  meta)
+      template = parallel.replicated_like(run.template(search.Plan(**meta['plan'])), setup.mesh)
+      run.restore(checkpoint.restore_tree(mngr, step, template), meta)
       setup.say(f'resumed {workdir} at epoch {len(run.history) + 1}, step {run.epoch_step}: '
                 f'{run.plan.phase} at depth {run.plan.depth}')
     else:
@@ -362,12 +385,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       if mngr.latest_step() == run.global_step:  # preempted right after a save: nothing new
         return
       run.elapsed_s = time.time() - started
-      checkpoint.save_epoch(mngr, run.global_step, run.tree(), run.meta())
+      # Global arrays on the mesh: Orbax writes them collectively from every host.
+      checkpoint.save_epoch(mngr, run.global_step, parallel.replicate(run.tree(), setup.mesh),
+                            run.meta())
 
     fold = search.fold_history(run.history, config, setup.sizes)  # pushed one epoch at a time
-    with sigterm_flag() as preempted:
+    with preemption_check() as preempted:
       while not run.plan.done:
-        record = run_epoch(run, setup, stop=preempted.is_set)
+        record = run_epoch(run, setup, stop=preempted)
         if record is None:  # SIGTERM: save the position inside the epoch
           save()
           raise Preempted(f'preempted at epoch {len(run.history) + 1}, step {run.epoch_step}; '

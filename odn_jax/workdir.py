@@ -26,6 +26,7 @@ from etils import epath
 import jax
 import ml_collections
 
+from odn_jax import parallel
 from odn_jax.errors import ConfigError, NotFoundError
 
 CONFIG = 'config.json'
@@ -204,24 +205,27 @@ def prepare(config: ml_collections.ConfigDict, workdir: PathLike) -> dict | None
   """Creates `workdir`, or checks that it holds a run of this config; returns the summary
   of a finished run (None otherwise)."""
   root = path(workdir)
-  if root.exists() and not root.is_dir():
-    raise ConfigError(f'workdir {workdir} is a file; pass a directory')
+  # Every host checks, and all stop at once if any finds the workdir unusable.
+  with parallel.agreed():
+    if root.exists() and not root.is_dir():
+      raise ConfigError(f'workdir {workdir} is a file; pass a directory')
   if is_writer():
     root.mkdir(parents=True, exist_ok=True)
   sync(f'create {root}')
-  # Remote file systems answer permissions at the first write, with their own message.
-  if not is_remote(root) and not os.access(root, os.W_OK):
-    raise ConfigError(f'workdir {workdir} is not writable; pass a directory you can write')
   config_file = file(workdir, CONFIG)
   current = json.loads(config.to_json())
-  saved = read_json_if_exists(config_file)
-  checkpoints = file(workdir, CHECKPOINTS)
-  trained = checkpoints.is_dir() and any(True for _ in checkpoints.iterdir())
-  if saved is not None and trained:  # a config whose run never trained is simply replaced
-    differ = config_differences(saved, current)
-    if differ:
-      raise ConfigError(f'workdir {workdir} holds a run of another config (differs in '
-                        f'{", ".join(differ)}); use a new --workdir or --fresh to start over')
+  with parallel.agreed():
+    # Remote file systems answer permissions at the first write, with their own message.
+    if not is_remote(root) and not os.access(root, os.W_OK):
+      raise ConfigError(f'workdir {workdir} is not writable; pass a directory you can write')
+    saved = read_json_if_exists(config_file)
+    checkpoints = file(workdir, CHECKPOINTS)
+    trained = checkpoints.is_dir() and any(True for _ in checkpoints.iterdir())
+    if saved is not None and trained:  # a config whose run never trained is simply replaced
+      differ = config_differences(saved, current)
+      if differ:
+        raise ConfigError(f'workdir {workdir} holds a run of another config (differs in '
+                          f'{", ".join(differ)}); use a new --workdir or --fresh to start over')
   if saved != current:  # new, or moved (a new data_dir): what evaluate.py will read
     write_text(config_file, config.to_json(indent=1))
   return read_json_if_exists(file(workdir, SUMMARY))

@@ -4,6 +4,8 @@ import jax
 import numpy as np
 from tqdm import auto as tqdm
 
+from odn_jax import parallel
+
 
 def train_epoch(step, ts, metrics, batches, learning_rates, total: int, desc: str = '',
                 quiet: bool = False, stop=lambda: False):
@@ -28,7 +30,7 @@ def train_epoch(step, ts, metrics, batches, learning_rates, total: int, desc: st
 
 def summarize(metrics) -> dict:
   """Mean loss and per-head accuracy of an epoch: its one host sync."""
-  metrics = {k: np.asarray(v) for k, v in metrics.items()}
+  metrics = parallel.to_host(metrics)  # on every host of a multi-host run
   count = max(float(metrics['count']), 1.0)
   return {'loss': float(metrics['loss']) / count,
           'accuracy': (100.0 * metrics['correct'].astype(np.float64) / count).tolist()}
@@ -44,7 +46,8 @@ def evaluate(eval_step, params, state, batches, depth: int) -> np.ndarray:
   if count is None:
     raise ValueError('evaluation split is empty')
   # Counts are exact integers in float32; the division is done in float64 everywhere.
-  return 100.0 * np.asarray(correct, np.float64) / max(float(count), 1.0)
+  correct, count = parallel.to_host((correct, count))
+  return 100.0 * correct.astype(np.float64) / max(float(count), 1.0)
 
 
 def precise_batch_stats(batch_stats_step, params, state, batches, depth: int):
