@@ -217,11 +217,11 @@ class Setup:
     if not self.quiet:
       print(*args, flush=True)
 
-  def batches(self, split: str, epoch: int = 0, skip: int = 0, count: int | None = None):
-    """A split's batches, sharded over the mesh: the training split in epoch `epoch`'s
-    order from its `skip`-th batch, or an evaluation split whole."""
+  def batches(self, split: str, order=0, skip: int = 0, count: int | None = None):
+    """A split's batches, sharded over the mesh: the training split in the order keyed by
+    `order` (`batch_order`) from its `skip`-th batch, or an evaluation split whole."""
     if split == 'train':
-      batches = itertools.islice(self.ds.train_batches(epoch), skip,
+      batches = itertools.islice(self.ds.train_batches(order), skip,
                                  None if count is None else skip + count)
     else:
       batches = self.ds.eval_batches(split)
@@ -235,6 +235,17 @@ class Setup:
     return functools.partial(self.steps.train, depth=plan.depth)
 
 
+def batch_order(history: list[dict], plan: search.Plan) -> tuple[int, ...]:
+  """The key of the next epoch's batch order: a warm-up epoch's index; for a depth, (depth,
+  epochs it has trained). A depth that starts from the warm-up weights then trains on the
+  same batches whatever the search did before it: the fast schedule's depths are the paper
+  schedule's, epoch for epoch, until it leaves them (tests/test_expansion.py)."""
+  if plan.phase == search.WARMUP:
+    return (len(history),)
+  return (plan.depth, sum(r['phase'] != search.WARMUP and r['depth'] == plan.depth
+                          for r in history))
+
+
 def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | None:
   """Trains the rest of the epoch `run` stands in, then validates every head it trains.
 
@@ -242,16 +253,17 @@ def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | N
   `stop()` cut the epoch short: `run` then stands inside it, ready to be saved.
   """
   config, plan, epoch = setup.config, run.plan, len(run.history)
+  order = batch_order(run.history, plan)
   started, compile_started = time.time(), compilation.seconds()
   # One placement for every epoch's inputs: a fresh state or metrics on the default
   # device would be a new input sharding, and compile the same step a second time.
   run.ts, run.metrics = parallel.replicate((run.ts, run.metrics), setup.mesh)
   # A resumed epoch skips the steps it had done: the batches are a function of
-  # (seed, epoch), so it sees exactly what an uninterrupted run would.
+  # (seed, order), so it sees exactly what an uninterrupted run would.
   todo = setup.ds.steps_per_epoch - run.epoch_step
   rate = parallel.scalar(plan.learning_rate, setup.mesh)
   run.ts, run.metrics, done = epoch_lib.train_epoch(
-      setup.step(plan), run.ts, run.metrics, setup.batches('train', epoch, run.epoch_step),
+      setup.step(plan), run.ts, run.metrics, setup.batches('train', order, run.epoch_step),
       itertools.repeat(rate), todo, f'epoch {epoch + 1} {plan.phase} '
       f'd={plan.depth}', setup.quiet, stop=stop)
   run.epoch_step += done
@@ -266,7 +278,7 @@ def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | N
   if config.precise_bn_batches:
     run.ts = run.ts.replace(batch_stats=epoch_lib.precise_batch_stats(
         setup.steps.batch_stats, run.ts.params, run.ts.batch_stats,
-        setup.batches('train', epoch, count=config.precise_bn_batches), plan.depth))
+        setup.batches('train', order, count=config.precise_bn_batches), plan.depth))
   val = epoch_lib.evaluate(setup.steps.eval, run.ts.params, run.ts.batch_stats,
                            setup.batches('validation'), plan.depth)
   val_count = setup.ds.num_examples['validation']

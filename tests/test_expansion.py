@@ -6,13 +6,15 @@ best-on-validation weights. odn_jax's carry-over (`grow.init='trained'`) keeps t
 pieces and their momentum instead.
 """
 
+import json
+
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from odn_jax import checkpoint, models, partition, search, trainer, workdir
+from odn_jax import checkpoint, defaults, models, partition, search, trainer, workdir
 from odn_jax.train import steps as steps_lib
 
 from conftest import quickstart_config
@@ -113,3 +115,32 @@ def test_partial_carry_moves_the_trained_weights_towards_the_warmup_weights(tmp_
   expected = jax.tree.map(lambda t, w: 0.25 * t + 0.75 * w, best['params']['block_01'],
                           run.warmup['params']['block_01'])
   chex.assert_trees_all_close(run.ts.params['block_01'], expected, rtol=1e-6)
+
+
+def test_fast_schedule_trains_each_depth_as_the_paper_until_it_leaves_it(tmp_path):
+  # Each depth restarts from the warm-up weights and draws its batches from (seed, depth,
+  # epochs at the depth): what the fast schedule trains at a depth is, epoch for epoch, what
+  # the paper schedule trains there, however many epochs it spent on the depths before.
+  # (Keyed by the run's global epoch instead, depth 2 would see other batches here.)
+  def run_search(schedule):
+    config = quickstart_config()
+    config.model.width, config.model.max_depth = 4, 3
+    config.data.train_subset, config.precise_bn_batches = 256, 2
+    config.warmup.epochs, config.early_exit_epochs = 1, 0
+    config.measure_throughput = False
+    config.search.max_epochs_per_depth = config.search.max_epochs_total = 0
+    config.search.target = 99.9  # out of reach: every depth is trained and left
+    defaults.with_schedule(config, schedule)
+    config.search.abandon_min_epochs = 3  # the forecast fires at once here
+    trainer.train_and_evaluate(config, str(tmp_path / schedule), quiet=True)
+    return json.loads((tmp_path / schedule / 'history.json').read_text())
+
+  paper, fast = run_search('paper'), run_search('fast')
+  by_depth = lambda history, phase: [[(r['loss'], r['val_correct']) for r in history
+                                      if r['depth'] == d and r['phase'] == phase]
+                                     for d in (1, 2)]
+  paper_curves, fast_curves = by_depth(paper, search.GROW), by_depth(fast, search.GROW)
+  assert [len(c) for c in fast_curves] == [3, 3]  # abandoned by the forecast
+  assert all(len(p) > 3 for p in paper_curves)  # converged only after `patience` flat epochs
+  for paper_curve, fast_curve in zip(paper_curves, fast_curves):
+    assert fast_curve == paper_curve[:len(fast_curve)]

@@ -3,7 +3,7 @@
   ds = data.load(config)    # a DataError before training if the checks find a mistake
   ds.warnings               # what the checks found worth reporting with the run
   ds.class_names            # the name of every class, or None where the source has none
-  ds.train_batches(epoch)   # this host's share of each global batch, order f(seed, epoch)
+  ds.train_batches(order)   # this host's share of each global batch, order f(seed, order key)
   ds.eval_batches(split)    # whole split, fixed order, last batch padded, with a 'mask'
 """
 

@@ -1,13 +1,13 @@
 """From in-memory splits to batches: shuffling, augmentation, normalisation, prefetch.
 
-The order and augmentation of an epoch are a pure function of (seed, epoch), computed
+The order and augmentation of an epoch are a pure function of (seed, order key), computed
 for the whole global batch, of which each host keeps its own slice: a resumed run and
 every host see exactly what an uninterrupted single-process run would.
 """
 
 import queue
 import threading
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import jax
 import numpy as np
@@ -115,9 +115,9 @@ class Dataset:
     per_host = global_batch // jax.process_count()
     return slice(jax.process_index() * per_host, (jax.process_index() + 1) * per_host)
 
-  def _train_batches(self, epoch: int):
+  def _train_batches(self, order: int | Sequence[int]):
     images, labels = self.splits['train']
-    rng = np.random.default_rng([self.seed, epoch])
+    rng = np.random.default_rng([self.seed, *np.atleast_1d(order).tolist()])
     order = rng.permutation(len(labels))
     if self.augment:  # drawn for the whole epoch, so they do not depend on the host
       offsets = rng.integers(0, 2 * PAD + 1, size=(len(labels), 2))
@@ -132,9 +132,10 @@ class Dataset:
         batch_images = random_crop_flip(batch_images, offsets[positions], flips[positions])
       yield {'image': normalize(batch_images, self.mean, self.std), 'label': labels[index]}
 
-  def train_batches(self, epoch: int) -> Iterator[dict]:
-    """This host's part of every global batch of `epoch`, sized as `batch_sizes` says."""
-    return prefetch(self._train_batches(epoch), self.prefetch)
+  def train_batches(self, order: int | Sequence[int]) -> Iterator[dict]:
+    """This host's part of every global batch of one epoch, sized as `batch_sizes` says, in
+    the order drawn from (seed, `order`): an epoch's index, or any tuple of ints."""
+    return prefetch(self._train_batches(order), self.prefetch)
 
   def _eval_batches(self, split: str):
     images, labels = self.splits[split]
