@@ -216,14 +216,18 @@ class Fold:
     self.config, self.limit, self.goal = config, depth_limit(config, sizes), target_goal(config)
     self.plan = start_plan(config)
     self.history: list[dict] = []
-    self.best_acc, self.since, self.at_depth = 0.0, 0, 0
+    self.best_acc, self.since = 0.0, 0
     self.best_by_depth: dict[int, float] = {}
-    self.running_best: list[float] = []  # the current depth's best after each of its epochs
     self.curve: list[float] = []  # the current depth's rounded accuracy after each epoch
     self.decays = 0  # plateau decays of the rate at the current depth
     self.final_rate, self.final_at = None, 0  # the fixed final schedule (search.final_epochs)
     self.kept: dict[int, int] = {}
     self.left: dict[int, str] = {}
+
+  @property
+  def at_depth(self) -> int:
+    """Epochs trained at the current depth."""
+    return len(self.curve)
 
   @property
   def position(self) -> Position:
@@ -254,10 +258,8 @@ class Fold:
     s, plan = self.config.search, self.plan
     decimals = s.finetune_decimals if plan.phase == FINETUNE else s.grow_decimals
     accuracy = rounded_accuracy(record, decimals)
-    self.at_depth += 1
     self.best_by_depth[plan.depth] = max(self.best_by_depth.get(plan.depth, -math.inf),
                                          accuracy)
-    self.running_best.append(self.best_by_depth[plan.depth])
     self.curve.append(accuracy)
     improved = accuracy > self.best_acc + s.min_delta
     if improved:
@@ -290,7 +292,7 @@ class Fold:
     """(the predicted plateau: best + the gain over the second half of the depth's epochs,
     the margin: abandon_margin + abandon_noise x the sd of one epoch's noise over that half)."""
     s, k = self.config.search, self.at_depth
-    best, half = self.running_best[-1], self.running_best[k // 2 - 1]
+    best, half = max(self.curve), max(self.curve[:k // 2])
     recent = self.curve[k // 2 - 1:]
     # A difference of two epochs carries the noise of both: sd(step) / sqrt(2).
     noise = statistics.pstdev(b - a for a, b in zip(recent, recent[1:])) / math.sqrt(2)
@@ -321,7 +323,7 @@ class Fold:
     exhausted = self.since >= s.patience or capped or forecast
     if forecast and not capped and self.since < s.patience:
       plateau, margin = self.forecast()
-      why = (f'forecast: plateau {plateau:.1f}% (best {self.running_best[-1]:g}% + its gain '
+      why = (f'forecast: plateau {plateau:.1f}% (best {max(self.curve):g}% + its gain '
              f'over the last {self.at_depth - self.at_depth // 2} epochs) + margin {margin:.1f} '
              f'< {self.goal:g}%')
     else:
@@ -335,8 +337,7 @@ class Fold:
       if s.reset_best_on_expansion:
         self.best_acc = 0.0
       self.left[depth - 1] = reason
-      self.since, self.at_depth, exhausted = 0, 0, False
-      self.running_best, self.curve, self.decays = [], [], 0
+      self.since, self.curve, self.decays, exhausted = 0, [], 0, False
       learning_rate = s.learning_rate * s.expansion_lr_scale
     # 4. The fine-tune flag: changes the rounding and nothing else.
     if phase == GROW:
