@@ -20,6 +20,21 @@ class CheckpointError(UserError, ValueError):
   """A checkpoint that exists but cannot be used."""
 
 
+class _Manager(ocp.CheckpointManager):
+  """Orbax's manager with the preemption check left to the trainer alone.
+
+  Orbax asks JAX's preemption sync point too: with the step it saves and, on process 0,
+  again from its save-finalize thread, after the trainer has asked later steps. JAX
+  agrees on one past the largest step the hosts asked last, so that stale ask can agree on
+  a step process 0 has passed: the others stop and save while it trains on, and the job
+  hangs (seen as a rare hang of a SIGTERM to one host of two).
+  """
+
+  def reached_preemption(self, step: int) -> bool:
+    del step  # the trainer saves when it stops; Orbax need not decide it
+    return False
+
+
 def manager(workdir: workdir_lib.PathLike, keep: int | None = None) -> ocp.CheckpointManager:
   """The run's epoch checkpoints, keeping the newest `keep`; `keep=None` opens them to
   read only (nothing is pruned or created)."""
@@ -28,8 +43,7 @@ def manager(workdir: workdir_lib.PathLike, keep: int | None = None) -> ocp.Check
   else:
     options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
                                            step_format_fixed_length=6)
-  return ocp.CheckpointManager(workdir_lib.file(workdir, workdir_lib.CHECKPOINTS),
-                               options=options)
+  return _Manager(workdir_lib.file(workdir, workdir_lib.CHECKPOINTS), options=options)
 
 
 def save_epoch(mngr: ocp.CheckpointManager, step: int, tree, meta: dict):

@@ -77,10 +77,13 @@ def agreed():
   raise error
 
 
-def reached_preemption(call: int) -> bool:
-  """Whether every host of a jax.distributed job has agreed to stop at `call` (asked with
-  0, 1, 2, ... by every host alike) after a preemption notice (SIGTERM) reached any one."""
-  return multihost_utils.reached_preemption_sync_point(call)
+def reached_preemption(step: int) -> bool:
+  """Whether every host of a jax.distributed job has agreed to stop before global `step`
+  after a preemption notice (SIGTERM) reached any one; asked before every step, in order.
+
+  JAX agrees on one more than the latest step any host asked, so nothing else in the
+  process may ask (the checkpoint manager does not)."""
+  return multihost_utils.reached_preemption_sync_point(step)
 
 
 def make_mesh() -> jax.sharding.Mesh:

@@ -183,16 +183,17 @@ def sigterm_flag():
 
 
 @contextlib.contextmanager
-def preemption_check():
-  """`stop()`, asked before every train step: True once the run must save and stop.
+def preemption_check(first_step: int):
+  """`stop()`, asked before every train step from `first_step` on: True once the run must
+  save and stop.
 
   One process: a SIGTERM sets a flag. A jax.distributed job: JAX's preemption service
   catches the SIGTERM of whichever host gets it, and every host stops at the same step
   (the sync point agreed over the coordination service), so all save the same one.
   """
   if jax.distributed.is_initialized():
-    calls = itertools.count()  # the same sequence on every host
-    yield lambda: parallel.reached_preemption(next(calls))
+    steps = itertools.count(first_step)  # one ask per step, in the same order on every host
+    yield lambda: parallel.reached_preemption(next(steps))
     return
   with sigterm_flag() as flag:
     yield flag.is_set
@@ -402,7 +403,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                             run.meta())
 
     fold = search.fold_history(run.history, config, setup.sizes)  # pushed one epoch at a time
-    with preemption_check() as preempted:
+    with preemption_check(run.global_step) as preempted:
       while not run.plan.done:
         record = run_epoch(run, setup, stop=preempted)
         if record is None:  # SIGTERM: save the position inside the epoch
