@@ -2,7 +2,8 @@
 
 The notebooks' own saved logs (MNIST, Fashion-MNIST, SVHN) and odn_jax's paper-schedule runs
 (`tests/data/recorded_histories.json`: the full Fashion-MNIST config on a GPU, digits at width
-4 over three seeds; each entry names its command) hold the validation accuracy of every
+4 and a Fashion-MNIST subset at ResNet-18 width 8 over three seeds each; each entry names its
+command) hold the validation accuracy of every
 epoch. Replayed per depth, the forecast must never abandon a depth before the epoch it reached
 the goal, and should abandon the depths that never did well before the paper's 23 flat epochs.
 """
