@@ -49,6 +49,16 @@ def _gather_messages(message: str) -> list[str]:
   return [bytes(row).rstrip(b'\0').decode(errors='replace') for row in gathered]
 
 
+def from_process_0(text: str) -> str:
+  """Process 0's `text`, on every host (each must call this)."""
+  if jax.process_count() == 1:
+    return text
+  mine = np.frombuffer(text.encode(), np.uint8)
+  size = int(multihost_utils.broadcast_one_to_all(np.int32(mine.size)))
+  buffer = mine if jax.process_index() == 0 else np.zeros(size, np.uint8)
+  return bytes(np.asarray(multihost_utils.broadcast_one_to_all(buffer))).decode()
+
+
 @contextlib.contextmanager
 def agreed():
   """Runs the block on every host, then agrees: an error raised on any host is raised on

@@ -45,6 +45,9 @@ MODEL_CARD = 'README.md'  # in optimal/: what the subnet is and how it was found
 # resuming a run with other values of these gives the same run.
 RESUMABLE_KEYS = ('data.data_dir', 'data.prefetch', 'compilation_cache_dir', 'checkpoint.keep',
                   'distributed', 'measure_throughput')
+# What each host of a multi-host job may set for itself: where it reads its copy of the
+# data and keeps its caches. Every other key must be the same on every host.
+PER_HOST_KEYS = ('data.path', 'data.data_dir', 'data.prefetch', 'compilation_cache_dir')
 
 
 PathLike = str | os.PathLike
@@ -205,15 +208,20 @@ def prepare(config: ml_collections.ConfigDict, workdir: PathLike) -> dict | None
   """Creates `workdir`, or checks that it holds a run of this config; returns the summary
   of a finished run (None otherwise)."""
   root = path(workdir)
+  current = json.loads(config.to_json())
+  first = json.loads(parallel.from_process_0(config.to_json()))
   # Every host checks, and all stop at once if any finds the workdir unusable.
   with parallel.agreed():
+    differ = config_differences(first, current, ignore=PER_HOST_KEYS)
+    if differ:
+      raise ConfigError(f'this host was started with another config than host 0 (differs in '
+                        f'{", ".join(differ)}); start every host with the same flags')
     if root.exists() and not root.is_dir():
       raise ConfigError(f'workdir {workdir} is a file; pass a directory')
   if is_writer():
     root.mkdir(parents=True, exist_ok=True)
   sync(f'create {root}')
   config_file = file(workdir, CONFIG)
-  current = json.loads(config.to_json())
   with parallel.agreed():
     # Remote file systems answer permissions at the first write, with their own message.
     if not is_remote(root) and not os.access(root, os.W_OK):

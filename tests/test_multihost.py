@@ -243,6 +243,19 @@ def test_data_missing_on_one_host_stops_both_at_once_with_one_line(tmp_path):
   assert abs(results[0][3] - results[1][3]) < 5
 
 
+def test_hosts_started_with_different_configs_stop_at_once_naming_the_key(tmp_path):
+  results = finish(start_job(tmp_path / 'run', overrides1=['--config.model.width=8']),
+                   timeout=120)
+  for status, _, err, seconds in results:
+    last = err.strip().splitlines()[-1]
+    assert status == 2, err[-2000:]
+    assert 'another config than host 0 (differs in model.width)' in last, last
+    assert 'Traceback' not in err
+    assert seconds < 30, seconds
+  assert results[0][2].strip().endswith('(on host 1)')  # host 0 says whose config differs
+  assert not Path(tmp_path, 'run').exists()  # stopped before anything was written
+
+
 def test_error_on_one_host_mid_run_stops_the_other_within_the_heartbeat(tmp_path):
   # Process 1 fails alone after setup (no agreement possible) while process 0 waits for
   # it in a collective: 1 leaves at once, 0 is stopped when its heartbeat lapses.
