@@ -167,5 +167,7 @@ def with_schedule(config: ml_collections.ConfigDict, schedule: str | None
     config.search.abandon_margin = 0.5
     config.search.abandon_noise = 1.0
     config.search.abandon_min_epochs = 16
+    # A curve still setting new bests at its first rate is still climbing, however noisy.
+    config.search.abandon_min_decays = 1
     config.search.final_epochs = 12
   return config
