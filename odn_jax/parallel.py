@@ -91,8 +91,8 @@ def reached_preemption(step: int) -> bool:
   """Whether every host of a jax.distributed job has agreed to stop before global `step`
   after a preemption notice (SIGTERM) reached any one; asked before every step, in order.
 
-  JAX agrees on one more than the latest step any host asked, so nothing else in the
-  process may ask (the checkpoint manager does not)."""
+  JAX agrees on one past the largest of the steps the hosts asked last, so nothing else in
+  the process may ask (the checkpoint manager does not)."""
   return multihost_utils.reached_preemption_sync_point(step)
 
 
