@@ -131,7 +131,8 @@ def test_fast_schedule_trains_each_depth_as_the_paper_until_it_leaves_it(tmp_pat
     config.search.max_epochs_per_depth = config.search.max_epochs_total = 0
     config.search.target = 99.9  # out of reach: every depth is trained and left
     defaults.with_schedule(config, schedule)
-    config.search.abandon_min_epochs = 3  # the forecast fires at once here
+    # The forecast fires at once here.
+    config.search.abandon_min_epochs, config.search.abandon_min_decays = 3, 0
     trainer.train_and_evaluate(config, str(tmp_path / schedule), quiet=True)
     return json.loads((tmp_path / schedule / 'history.json').read_text())
 
