@@ -208,8 +208,8 @@ def prepare(config: ml_collections.ConfigDict, workdir: PathLike) -> dict | None
   """Creates `workdir`, or checks that it holds a run of this config; returns the summary
   of a finished run (None otherwise)."""
   root = path(workdir)
-  current = json.loads(config.to_json())
-  first = json.loads(parallel.from_process_0(config.to_json()))
+  text = config.to_json()
+  current, first = json.loads(text), json.loads(parallel.from_process_0(text))
   # Every host checks, and all stop at once if any finds the workdir unusable.
   with parallel.agreed():
     differ = config_differences(first, current, ignore=PER_HOST_KEYS)

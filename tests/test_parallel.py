@@ -87,7 +87,7 @@ def test_quickstart_search_on_four_devices(tmp_path):
 
 def test_checkpoint_manager_leaves_the_preemption_sync_point_to_the_trainer(tmp_path,
                                                                             monkeypatch):
-  # JAX agrees on one more than the latest step any host asked its preemption sync point:
+  # JAX agrees on one past the largest of the steps the hosts asked its sync point last:
   # Orbax's own asks (the saved step, from its finalize thread after the trainer asked
   # later ones) would make a host agree on a step it has passed, and a job hang.
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
