@@ -15,7 +15,8 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from odn_jax import data, models, partition
+from odn_jax import data, models
+from odn_jax.models import partition
 from odn_jax.train import steps as steps_lib
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/fashion_mnist.py', 'Config file.')

@@ -22,7 +22,9 @@ import pathlib
 
 from absl import app, flags, logging
 
-from odn_jax import defaults, models, search, size
+from odn_jax import models, search
+from odn_jax.config import defaults
+from odn_jax.models import size
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / 'tests' / 'data'
 _OVERRIDE = flags.DEFINE_multi_string('override', [], 'KEY=VALUE on the fast schedule.')

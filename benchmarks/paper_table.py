@@ -22,7 +22,7 @@ from absl import app, flags, logging
 import jax
 from ml_collections import config_flags
 
-from odn_jax import trainer
+from odn_jax.train import loop as trainer
 
 # config.data.name -> (model, optimal depth, of, test accuracy %, memory reduction % or None)
 PAPER = {

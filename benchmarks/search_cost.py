@@ -1,7 +1,7 @@
 r"""The whole search under named schedules, on the same data, over several seeds.
 
   paper : the config as the notebooks run it (the paper configs' defaults);
-  fast  : odn_jax's schedule (`odn_jax.defaults.with_schedule(config, 'fast')`);
+  fast  : odn_jax's schedule (`odn_jax.config.defaults.with_schedule(config, 'fast')`);
   full  : no search: the full-depth network trained by the paper's rules to convergence,
           what a user would do instead (`search.start='deepest'`, no warm-up).
 `--override=KEY=VALUE` changes a key of every schedule after it is applied (a lever of the
@@ -26,7 +26,10 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 import numpy as np
 
-from odn_jax import data, defaults, models, search, size, trainer
+from odn_jax import data, models, search
+from odn_jax.config import defaults
+from odn_jax.models import size
+from odn_jax.train import loop as trainer
 
 SCHEDULES = ('paper', 'fast', 'full')
 

@@ -22,8 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from odn_jax import compilation, defaults, partition
 from odn_jax import models
+from odn_jax.config import defaults
+from odn_jax.models import partition
+from odn_jax.run import compilation
 from odn_jax.train import steps as steps_lib
 
 _ARCH = flags.DEFINE_string('arch', 'resnet18', 'Architecture.')

@@ -9,7 +9,7 @@ growth at 0.01, and every expansion keeps 0.01 with a new SGD; 23 flat epochs pe
 the rate x0.6 every 5th flat epoch; fine-tuning until 23 more flat epochs. No epoch caps.
 """
 
-from odn_jax import defaults
+from odn_jax.config import defaults
 
 
 def get_config(schedule=None):

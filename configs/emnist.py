@@ -16,7 +16,7 @@ at NIST's gzip.zip or a folder of the original files
   --config.data.source=idx --config.data.path=PATH/gzip.zip --config.data.num_train=114800
 """
 
-from odn_jax import defaults
+from odn_jax.config import defaults
 
 
 def get_config(schedule=None):

@@ -3,7 +3,7 @@
   python launch/train.py --config=configs/quickstart.py --workdir=/tmp/odn_quickstart
 """
 
-from odn_jax import defaults
+from odn_jax.config import defaults
 
 
 def get_config(schedule=None):

@@ -9,7 +9,7 @@ epochs per depth, the rate x0.6 every 5th flat epoch; fine-tuning until 23 more 
 epochs. No epoch caps.
 """
 
-from odn_jax import defaults
+from odn_jax.config import defaults
 
 
 def get_config(schedule=None):

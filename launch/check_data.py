@@ -11,8 +11,8 @@ import sys
 from ml_collections import config_flags
 
 from odn_jax import data
+from odn_jax.cli.main import run_main
 from odn_jax.data import checks
-from odn_jax.launch_utils import run_main
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
                                           lock_config=True)

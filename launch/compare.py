@@ -9,9 +9,9 @@ accuracy, params of the subnet, memory reduction, epochs, wall-clock seconds.
 from absl import flags
 from etils import epath
 
-from odn_jax import compare
+from odn_jax.cli.main import run_main
 from odn_jax.errors import FlagError
-from odn_jax.launch_utils import run_main
+from odn_jax.results import compare
 
 _MARKDOWN = flags.DEFINE_string('markdown', None, 'Also write the table as markdown to FILE.')
 

@@ -9,9 +9,10 @@ import json
 
 from absl import app, flags
 
-from odn_jax import models, size, speed
+from odn_jax import models
+from odn_jax.cli.main import run_main
 from odn_jax.errors import FlagError
-from odn_jax.launch_utils import run_main
+from odn_jax.models import size, speed
 
 _ARCH = flags.DEFINE_string('arch', 'resnet18', 'resnet18 | resnet34 | resnet50 | resnet101 | resnet152')
 _INPUT_SHAPE = flags.DEFINE_list('input_shape', ['28', '28', '1'], 'H,W,C of one image.')

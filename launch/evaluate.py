@@ -14,9 +14,10 @@ import json
 
 from absl import flags
 
-from odn_jax import early_exit, evaluation, size
+from odn_jax.cli.main import run_main
 from odn_jax.errors import FlagError, NotFoundError
-from odn_jax.launch_utils import run_main
+from odn_jax.models import size
+from odn_jax.results import early_exit, evaluation
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a launch/train.py run.')
 _SPLIT = flags.DEFINE_string('split', 'test', 'train | validation | test')

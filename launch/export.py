@@ -12,9 +12,11 @@ with launch/predict.py, or anywhere with jax:
 
 from absl import flags
 
-from odn_jax import artifact, evaluation, export, workdir as workdir_lib
+from odn_jax.cli.main import run_main
+from odn_jax.deploy import artifact, export
 from odn_jax.errors import NotFoundError
-from odn_jax.launch_utils import run_main
+from odn_jax.results import evaluation
+from odn_jax.run import workdir as workdir_lib
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a finished launch/train.py run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'File to write the exported model to.')

@@ -14,8 +14,8 @@ paper's data; TFDS's `emnist/letters` holds 88,800 / 14,800):
 
 from absl import flags
 
+from odn_jax.cli.main import run_main
 from odn_jax.data import offline
-from odn_jax.launch_utils import run_main
 
 _DATASET = flags.DEFINE_string('dataset', None, 'TFDS name, e.g. fashion_mnist or mnist.')
 _SOURCE_DIR = flags.DEFINE_string('source_dir', None, "Folder with the dataset's original files.")

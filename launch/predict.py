@@ -20,9 +20,10 @@ import zipfile
 from absl import flags
 import numpy as np
 
-from odn_jax import artifact, workdir as workdir_lib
+from odn_jax.cli.main import run_main
+from odn_jax.deploy import artifact
 from odn_jax.errors import FlagError, NotFoundError
-from odn_jax.launch_utils import run_main
+from odn_jax.run import workdir as workdir_lib
 
 _MODEL = flags.DEFINE_string('model', None, 'File written by launch/export.py.')
 _INPUT = flags.DEFINE_multi_string('input', [], 'Image files (PNG, JPEG...) or one .npz.')

@@ -5,8 +5,8 @@ r"""Writes (again) a finished run's report.md and plots/*.png.
 
 from absl import flags
 
-from odn_jax import report
-from odn_jax.launch_utils import run_main
+from odn_jax.cli.main import run_main
+from odn_jax.results import markdown
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a finished launch/train.py run.')
 flags.mark_flag_as_required('workdir')
@@ -14,7 +14,7 @@ flags.mark_flag_as_required('workdir')
 
 def main(argv):
   del argv
-  print(f'wrote {report.write_report_of(_WORKDIR.value)}')
+  print(f'wrote {markdown.write_report_of(_WORKDIR.value)}')
 
 
 if __name__ == '__main__':

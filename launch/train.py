@@ -12,12 +12,14 @@ import sys
 
 from absl import flags
 
-from odn_jax import config_files, parallel, report, trainer
-from odn_jax import workdir as workdir_lib
-from odn_jax.launch_utils import run_main
+from odn_jax.cli.main import run_main
+from odn_jax.config import files as config_files
+from odn_jax.results import summary as summary_lib
+from odn_jax.run import parallel, workdir as workdir_lib
+from odn_jax.train import loop as trainer
 
 _CONFIG = config_files.DEFINE_config('config')
-flags.declare_key_flag('config')  # defined in odn_jax.config_files: listed by --help here
+flags.declare_key_flag('config')  # defined in odn_jax.config.files: listed by --help here
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints and results.')
 _FRESH = flags.DEFINE_bool('fresh', False, 'Delete what the workdir holds and start over.')
 flags.mark_flags_as_required(['config', 'workdir'])
@@ -42,7 +44,7 @@ def main(argv):
   except trainer.NonFiniteLoss as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(EXIT_NON_FINITE)
-  print(report.depth_table_text(summary))
+  print(summary_lib.depth_table_text(summary))
   print(json.dumps(summary, indent=1))
 
 

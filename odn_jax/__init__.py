@@ -14,11 +14,11 @@ __version__ = '0.1.0'
 
 # name -> (module, attribute): imported on first use.
 _LAZY = {
-    'train_and_evaluate': ('odn_jax.trainer', 'train_and_evaluate'),
-    'get_config': ('odn_jax.config_files', 'get_config'),
-    'load_subnet': ('odn_jax.subnet', 'load_subnet'),
-    'Subnet': ('odn_jax.subnet', 'Subnet'),
-    'compare_runs': ('odn_jax.compare', 'compare_runs'),
+    'train_and_evaluate': ('odn_jax.train.loop', 'train_and_evaluate'),
+    'get_config': ('odn_jax.config.files', 'get_config'),
+    'load_subnet': ('odn_jax.deploy.subnet', 'load_subnet'),
+    'Subnet': ('odn_jax.deploy.subnet', 'Subnet'),
+    'compare_runs': ('odn_jax.results.compare', 'compare_runs'),
 }
 
 __all__ = ['__version__', 'describe', *_LAZY]
@@ -30,7 +30,8 @@ def describe(arch: str = 'resnet18', input_shape=(28, 28, 1), num_classes: int =
   """One row per depth, without training: params, bytes, FLOPs, memory reduction (percent
   against the full network), as `odn-describe --json` prints them; with `throughput`, also
   the forward pass's images/s at each of `batch_sizes` measured here ('images_per_s_batch_B')."""
-  from odn_jax import size, speed  # pylint: disable=g-import-not-at-top
+  from odn_jax.models import size  # pylint: disable=g-import-not-at-top
+  from odn_jax.models import speed
   from odn_jax.models import ResNet  # pylint: disable=g-import-not-at-top
   model = ResNet(arch, num_classes, width)
   rows = size.depth_table(model, tuple(input_shape), flops=flops)

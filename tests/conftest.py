@@ -2,7 +2,7 @@
 
 import pytest
 
-from odn_jax import trainer
+from odn_jax.train import loop as trainer
 
 
 def quickstart_config():

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import odn_jax
-from odn_jax import data, size, subnet
-from odn_jax.models import ResNet
+from odn_jax import data
+from odn_jax.deploy import subnet
+from odn_jax.models import ResNet, size
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +23,7 @@ def test_import_loads_no_jax():
 
 
 def test_exports():
-  from odn_jax import trainer  # pylint: disable=g-import-not-at-top
+  from odn_jax.train import loop as trainer  # pylint: disable=g-import-not-at-top
   assert odn_jax.train_and_evaluate is trainer.train_and_evaluate
   assert odn_jax.load_subnet is subnet.load_subnet
   assert {'train_and_evaluate', 'load_subnet', 'get_config', 'describe'} <= set(dir(odn_jax))
@@ -97,7 +98,7 @@ def test_subnet_refuses_wrong_images_and_missing_runs(run_and_net, tmp_path):
 def test_subnet_loads_without_the_trainer(quickstart_run):
   _, workdir, _ = quickstart_run
   code = ('import sys, odn_jax; net = odn_jax.load_subnet(sys.argv[1]); '
-          'print(net.depth, sorted(m for m in ("odn_jax.trainer", "odn_jax.data", '
+          'print(net.depth, sorted(m for m in ("odn_jax.train.loop", "odn_jax.data", '
           '"tensorflow_datasets") if m in sys.modules))')
   out = subprocess.run([sys.executable, '-c', code, workdir], capture_output=True, text=True,
                        check=True, cwd=ROOT)

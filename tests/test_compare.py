@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from odn_jax import compare
+from odn_jax.results import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,8 @@ from pathlib import Path
 from absl import flags
 import pytest
 
-from odn_jax import config_files, search
+from odn_jax import search
+from odn_jax.config import files as config_files
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,8 @@ import pytest
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import dataset_builder
 
-from odn_jax import data, defaults
+from odn_jax import data
+from odn_jax.config import defaults
 from odn_jax.data import idx, offline, pipeline, sources
 
 FASHION_DIR = '/usr/share/datasets/fashion-mnist'
@@ -374,7 +375,9 @@ def test_drop_last_config_key_reaches_the_pipeline():
 def test_partial_batch_shards_over_a_4_device_mesh():
   code = textwrap.dedent('''
       import jax
-      from odn_jax import data, defaults, parallel
+      from odn_jax import data
+      from odn_jax.config import defaults
+      from odn_jax.run import parallel
       assert jax.device_count() == 4
       config = defaults.base_config()
       config.data.source = config.data.name = 'digits'

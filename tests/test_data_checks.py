@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from odn_jax import data, defaults, report, trainer
+from odn_jax import data
+from odn_jax.config import defaults
 from odn_jax.data import checks
+from odn_jax.results import markdown, summary as summary_lib
+from odn_jax.train import loop as trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = 10
@@ -291,11 +294,11 @@ def test_warnings_reach_the_console_text_and_report_md():
              'params_full': 100, 'memory_reduction_pct': 90.0, 'epochs_total': 3,
              'wall_clock_s': 1.0, 'per_depth': [],
              'warnings': checks.run_warnings([], 0.0, 10)}
-  text = report.depth_table_text(summary)
+  text = summary_lib.depth_table_text(summary)
   assert text.splitlines()[-1] == 'warning: ' + checks.chance_warning(0.0, 10)
-  assert report.warnings_markdown(summary) == [
+  assert markdown.warnings_markdown(summary) == [
       '', '## Warnings', '', f'- **{checks.chance_warning(0.0, 10)}**']
-  assert report.warnings_markdown({**summary, 'warnings': []}) == []
+  assert markdown.warnings_markdown({**summary, 'warnings': []}) == []
 
 
 # --- Clean data ----------------------------------------------------------------------------

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from odn_jax import early_exit, evaluation, search, size
+from odn_jax import search
+from odn_jax.models import size
+from odn_jax.results import early_exit, evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
 

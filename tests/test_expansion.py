@@ -14,8 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from odn_jax import checkpoint, defaults, models, partition, search, trainer, workdir
-from odn_jax.train import steps as steps_lib
+from odn_jax import models, search
+from odn_jax.config import defaults
+from odn_jax.models import partition
+from odn_jax.run import checkpoint, workdir
+from odn_jax.train import loop as trainer, steps as steps_lib
 
 from conftest import quickstart_config
 

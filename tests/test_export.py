@@ -11,7 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from odn_jax import artifact, data, evaluation, export, models
+from odn_jax import data, models
+from odn_jax.deploy import artifact, export
+from odn_jax.results import evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,8 +63,8 @@ try:
   runpy.run_path(sys.argv_script, run_name='__main__')
 except SystemExit as e:
   code = e.code
-loaded = sorted(m for m in sys.modules if m.startswith(('odn_jax.models', 'odn_jax.trainer',
-                                                        'odn_jax.train', 'flax', 'odn_jax.export')))
+loaded = sorted(m for m in sys.modules if m.startswith(('odn_jax.models', 'odn_jax.train.loop',
+                                                        'odn_jax.train', 'flax', 'odn_jax.deploy.export')))
 print('MODEL_CODE', loaded, file=sys.stderr)
 sys.exit(code)
 '''

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from odn_jax import defaults, search
+from odn_jax import search
+from odn_jax.config import defaults
 
 DATA = Path(__file__).parent / 'data'
 NOTEBOOK_LOGS = json.loads((DATA / 'notebook_logs.json').read_text())

@@ -9,9 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from odn_jax import compilation, defaults, models, partition, size
+from odn_jax import models
+from odn_jax.config import defaults
 from odn_jax.errors import ConfigError
-from odn_jax.models import ARCHS, ResNet, block_key, head_key
+from odn_jax.models import ARCHS, block_key, head_key, partition, ResNet, size
+from odn_jax.run import compilation
 
 # One small network shared by the tests below, so its programs compile once.
 MODEL = ResNet('resnet18', num_classes=4, width=4)

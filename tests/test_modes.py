@@ -2,8 +2,8 @@
 
 import pytest
 
-from odn_jax import size, trainer
-from odn_jax.models import ResNet
+from odn_jax.models import ResNet, size
+from odn_jax.train import loop as trainer
 
 from conftest import quickstart_config
 

@@ -264,9 +264,9 @@ def test_error_on_one_host_mid_run_stops_the_other_within_the_heartbeat(tmp_path
       import numpy as np
       import jax
       from jax.experimental import multihost_utils
-      from odn_jax import parallel
+      from odn_jax.cli.main import run_main
       from odn_jax.data.errors import DataError
-      from odn_jax.launch_utils import run_main
+      from odn_jax.run import parallel
 
       def main(argv):
         parallel.initialize(True)
@@ -292,5 +292,5 @@ def test_error_on_one_host_mid_run_stops_the_other_within_the_heartbeat(tmp_path
 
 
 def parallel_heartbeat_s() -> int:
-  from odn_jax import parallel  # pylint: disable=g-import-not-at-top
+  from odn_jax.run import parallel  # pylint: disable=g-import-not-at-top
   return parallel.HEARTBEAT_TIMEOUT_S

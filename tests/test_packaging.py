@@ -120,7 +120,7 @@ def command(installed, *args, timeout=600):
 
 @pytest.mark.slow
 def test_installed_package_is_the_wheel_not_the_clone(installed):
-  out = command(installed, 'python', '-c', 'import odn_jax, odn_jax.config_files as c; '
+  out = command(installed, 'python', '-c', 'import odn_jax, odn_jax.config.files as c; '
                 'print(odn_jax.__file__); print(c.resolve("quickstart"))')
   assert out.returncode == 0, out.stderr[-2000:]
   package, quickstart = out.stdout.split()

@@ -21,8 +21,9 @@ def run_with_devices(code: str, devices: int = 4, timeout: int = 600):
 def test_sharded_train_step_equals_one_device_step():
   out = run_with_devices('''
       import chex, jax, jax.numpy as jnp, numpy as np
-      from odn_jax import defaults, parallel, partition
-      from odn_jax.models import ResNet
+      from odn_jax.config import defaults
+      from odn_jax.models import partition, ResNet
+      from odn_jax.run import parallel
       from odn_jax.train import steps as steps_lib
       assert jax.device_count() == 4
       model = ResNet('resnet18', num_classes=5, width=4)
@@ -56,7 +57,8 @@ def test_sharded_train_step_equals_one_device_step():
 
 def test_batch_size_must_divide_over_devices():
   out = run_with_devices('''
-      from odn_jax import defaults, parallel
+      from odn_jax.config import defaults
+      from odn_jax.run import parallel
       config = defaults.base_config()
       config.batch_size = 6
       try:
@@ -73,7 +75,7 @@ def test_quickstart_search_on_four_devices(tmp_path):
       import sys
       sys.path.insert(0, 'tests')
       from conftest import quickstart_config
-      from odn_jax import trainer
+      from odn_jax.train import loop as trainer
       config = quickstart_config()
       summary = trainer.train_and_evaluate(config, {str(tmp_path)!r}, quiet=True)
       print('DEVICES', summary['num_devices'], 'DEPTH', summary['optimal_depth'],
@@ -92,7 +94,7 @@ def test_checkpoint_manager_leaves_the_preemption_sync_point_to_the_trainer(tmp_
   # later ones) would make a host agree on a step it has passed, and a job hang.
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-  from odn_jax import checkpoint  # pylint: disable=g-import-not-at-top
+  from odn_jax.run import checkpoint  # pylint: disable=g-import-not-at-top
   asked = []
   monkeypatch.setattr(multihost_utils, 'reached_preemption_sync_point',
                       lambda step: asked.append(step) or False)

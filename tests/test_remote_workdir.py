@@ -9,7 +9,8 @@ from etils.epath import gpath
 import pytest
 
 import odn_jax
-from odn_jax import compare, report, workdir
+from odn_jax.results import compare, markdown, summary as summary_lib, tensorboard
+from odn_jax.run import workdir
 from tests.conftest import smoke_config
 
 BUCKET = 'gs://odn-test'
@@ -71,18 +72,18 @@ def test_a_gs_workdir_goes_through_epath_alone(epath_run, fake_bucket):
   assert json.loads((fake_bucket / 'runs/a/config.json').read_text()) == config.to_dict()
   assert workdir.load_config(remote).to_dict() == config.to_dict()
   history = workdir.load_history(run)
-  report.write_history(remote, history)
-  writer = report.MetricWriter(remote, config.to_dict())  # rewritten whole on each flush
+  summary_lib.write_history(remote, history)
+  writer = tensorboard.MetricWriter(remote, config.to_dict())  # rewritten whole on each flush
   for record in history:
     writer.write_epoch(record)
   writer.close()
   (events,) = (fake_bucket / 'runs/a/tensorboard').iterdir()
   assert events.stat().st_size > 100
-  report.write_summary(remote, summary)
+  summary_lib.write_summary(remote, summary)
   # optimal/model.json, as extraction leaves it; then the report and card from the bucket.
   workdir.write_text(workdir.model_info_path(remote), (run / 'optimal/model.json').read_text())
   assert workdir.prepare(config, remote) == summary  # a finished run
-  report.write_report_of(remote)
+  markdown.write_report_of(remote)
   text = (fake_bucket / 'runs/a/report.md').read_text()
   assert f'Optimal depth: {summary["optimal_depth"]}' in text
   assert (fake_bucket / 'runs/a/plots/val_accuracy.png').stat().st_size > 10_000

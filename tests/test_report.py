@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from odn_jax import report
+from odn_jax.results import tensorboard
 
 ROOT = Path(__file__).resolve().parents[1]
 PLOTS = ('val_accuracy', 'accuracy_vs_depth', 'size_vs_depth', 'early_exit')
@@ -100,7 +100,7 @@ def test_tensorboard_gets_the_config_and_steps_per_second(tmp_path):
   from tensorboard.plugins.hparams import plugin_data_pb2  # pylint: disable=g-import-not-at-top
   config = {'seed': 3, 'data': {'name': 'digits', 'mean': [0.3]}, 'search': {'target': 98.0,
             'abandon_margin': None, 'final': True}}
-  writer = report.MetricWriter(str(tmp_path), config)
+  writer = tensorboard.MetricWriter(str(tmp_path), config)
   writer.write_epoch({'epoch': 1, 'phase': 'grow', 'depth': 1, 'learning_rate': 0.1,
                       'loss': 1.0, 'val_accuracy': 50.0, 'val_accuracy_per_head': [50.0],
                       'steps': 30, 'seconds': 1.5})
@@ -128,7 +128,7 @@ def test_tensorboard_gets_the_config_and_steps_per_second(tmp_path):
 def test_metric_writer_without_tensorboard(tmp_path, monkeypatch):
   for name in [m for m in sys.modules if m.split('.')[0] == 'tensorboard'] + ['tensorboard']:
     monkeypatch.setitem(sys.modules, name, None)  # as if not installed
-  writer = report.MetricWriter(str(tmp_path))
+  writer = tensorboard.MetricWriter(str(tmp_path))
   writer.write_epoch({'epoch': 1, 'phase': 'grow', 'depth': 1, 'learning_rate': 0.1,
                       'loss': 1.0, 'val_accuracy': 50.0, 'val_accuracy_per_head': [50.0]})
   writer.close()

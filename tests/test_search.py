@@ -6,7 +6,8 @@ test_notebook_fidelity.py; these tests pin each rule and the odn_jax levers on s
 
 import pytest
 
-from odn_jax import defaults, search
+from odn_jax import search
+from odn_jax.config import defaults
 from odn_jax.errors import ConfigError
 
 WARMUP, GROW, FINETUNE, DONE = search.WARMUP, search.GROW, search.FINETUNE, search.DONE

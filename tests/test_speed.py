@@ -3,8 +3,7 @@
 import jax
 import pytest
 
-from odn_jax import speed
-from odn_jax.models import ResNet
+from odn_jax.models import ResNet, speed
 
 
 def test_subnet_against_full_measures_both_at_every_batch_size():

@@ -9,10 +9,13 @@ import ml_collections
 import numpy as np
 import pytest
 
-from odn_jax import compilation, defaults, evaluation, growth, models, partition
-from odn_jax.models import ResNet, block_key, head_key
-from odn_jax.train import epoch as epoch_lib
-from odn_jax.train import steps as steps_lib
+from odn_jax import models
+from odn_jax.config import defaults
+from odn_jax.models import block_key, head_key, partition, ResNet
+from odn_jax.results import evaluation
+from odn_jax.run import compilation
+from odn_jax.search import growth
+from odn_jax.train import epoch as epoch_lib, steps as steps_lib
 
 MODEL = ResNet('resnet18', num_classes=5, width=4)
 SHAPE = (8, 8, 1)

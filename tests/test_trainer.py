@@ -12,9 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from odn_jax import checkpoint, data, evaluation, models, search, trainer, workdir as workdir_lib
-from odn_jax.train import epoch as epoch_lib
-from odn_jax.train import steps as steps_lib
+from odn_jax import data, models, search
+from odn_jax.results import evaluation
+from odn_jax.run import checkpoint, workdir as workdir_lib
+from odn_jax.train import epoch as epoch_lib, loop as trainer, steps as steps_lib
 
 from conftest import quickstart_config, smoke_config
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from odn_jax import defaults, workdir
+from odn_jax.config import defaults
 from odn_jax.errors import ConfigError, UserError
+from odn_jax.run import workdir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,7 +106,7 @@ def test_depth_tags_and_paths(tmp_path):
 def run_main_with(body: str):
   code = textwrap.dedent(f'''
       from odn_jax import errors
-      from odn_jax.launch_utils import run_main
+      from odn_jax.cli.main import run_main
       def main(argv):
         {body}
       run_main(main)

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 from tqdm import auto as tqdm
 
-from odn_jax import parallel
+from odn_jax.run import parallel
 
 
 def train_epoch(step, ts, metrics, batches, learning_rates, total: int, desc: str = '',

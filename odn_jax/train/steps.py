@@ -15,8 +15,7 @@ import ml_collections
 import optax
 from flax import struct
 
-from odn_jax import partition
-from odn_jax.models import BN_MOMENTUM, heads_held, predict_heads
+from odn_jax.models import BN_MOMENTUM, heads_held, partition, predict_heads
 
 
 class TrainState(struct.PyTreeNode):

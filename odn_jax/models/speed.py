@@ -1,6 +1,6 @@
 """Measured inference speed: images/s of the forward pass at a depth, on the machine at hand.
 
-Counted sizes (odn_jax.size) say how much smaller a subnet is; this says how much faster it
+Counted sizes (odn_jax.models.size) say how much smaller a subnet is; this says how much faster it
 runs here. Each (depth, batch size) is jitted and warmed up, then timed `runs` times up to
 `block_until_ready`; the median is reported. The weights are a fresh initialisation: the
 time of a forward pass does not depend on their values.
@@ -14,8 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from odn_jax import partition
-from odn_jax.models import ResNet
+from odn_jax.models import partition, ResNet
 
 BATCH_SIZES = (1, 256)
 RUNS = 5

@@ -32,7 +32,7 @@ def _one_host(e: BaseException) -> bool:
   """Whether `e` was raised on this host of a multi-host job alone. Its peers go on to
   their next collective and wait there, and exiting normally would wait for them in turn
   (jax.distributed's shutdown): leaving at once lets them see it gone within the
-  heartbeat timeout (odn_jax.parallel). An error every host agreed on exits normally."""
+  heartbeat timeout (odn_jax.run.parallel). An error every host agreed on exits normally."""
   return jax.distributed.is_initialized() and not getattr(e, 'agreed', False)
 
 
@@ -72,4 +72,4 @@ def run_main(main):
   except AttributeError as e:  # ml_collections' unknown --config.KEY, raised by the flag parser
     if started or '--verbose' in sys.argv:
       raise
-    _fail(f'unknown config key {_one_line(e)} (the keys are in odn_jax/defaults.py)')
+    _fail(f'unknown config key {_one_line(e)} (the keys are in odn_jax/config/defaults.py)')

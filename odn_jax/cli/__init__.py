@@ -9,7 +9,7 @@ import sys
 
 from absl import flags
 
-from odn_jax.launch_utils import run_main
+from odn_jax.cli.main import run_main
 
 
 def _run(script: str):

@@ -14,7 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from odn_jax import checkpoint, models, workdir as workdir_lib
+from odn_jax import models
+from odn_jax.run import checkpoint, workdir as workdir_lib
 
 BATCH = 1024  # images per forward call: bounds memory on large inputs
 

@@ -1,7 +1,7 @@
 """The file launch/export.py writes: save it, read it back, run it, with jax alone.
 
 No odn_jax model code is imported here: a deployment (and launch/predict.py) needs only
-this module and jax. The file is what `odn_jax.export.export_subnet` builds: float32
+this module and jax. The file is what `odn_jax.deploy.export.export_subnet` builds: float32
 images [batch, H, W, C] with pixels 0..255 in, logits out, weights inside; beside it,
 FILE.json: the run's optimal/model.json (class names, dataset, depth), for people and
 predict.py to read.
@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from odn_jax import workdir as workdir_lib
 from odn_jax.errors import FlagError, NotFoundError
+from odn_jax.run import workdir as workdir_lib
 
 
 def info_path(path: str) -> str:

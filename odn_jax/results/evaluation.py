@@ -6,7 +6,7 @@ depth, and the extracted subnet.
   out.accuracy                                 # percent, one per head the weights hold
 
 `head_outputs` keeps, for every example, what each head predicts and how sure it is (its
-largest softmax probability), which is all `odn_jax.early_exit` needs. It runs
+largest softmax probability), which is all `odn_jax.results.early_exit` needs. It runs
 `models.predict_heads`, the program validation runs during training.
 """
 
@@ -17,9 +17,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from odn_jax import checkpoint, data, models, parallel, workdir as workdir_lib
+from odn_jax import data, models
 from odn_jax.errors import FlagError, NotFoundError
-from odn_jax.models import ResNet, block_key
+from odn_jax.models import block_key, ResNet
+from odn_jax.run import checkpoint, parallel, workdir as workdir_lib
 
 
 @dataclasses.dataclass

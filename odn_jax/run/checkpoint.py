@@ -1,5 +1,5 @@
 """Orbax checkpoints of a search: one per epoch (resumable), one per converged depth,
-and the extracted optimal subnet (where each lives: `odn_jax.workdir`).
+and the extracted optimal subnet (where each lives: `odn_jax.run.workdir`).
 
   checkpoints/<epoch>/      the CheckpointManager's steps: the train tree + JSON metadata
   checkpoints/depth_NN/     best weights of depth NN when it converged (never deleted)
@@ -12,8 +12,9 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from odn_jax import partition, workdir as workdir_lib
 from odn_jax.errors import NotFoundError, UserError
+from odn_jax.models import partition
+from odn_jax.run import workdir as workdir_lib
 
 
 class CheckpointError(UserError, ValueError):

@@ -4,8 +4,8 @@ What it is, the data, its accuracy and size against the full network, how to loa
 how the search found it; what a reader of the folder alone needs.
 """
 
-from odn_jax import speed, workdir as workdir_lib
-from odn_jax.models import num_blocks
+from odn_jax.models import num_blocks, speed
+from odn_jax.run import workdir as workdir_lib
 
 
 def text(s: dict, info: dict, workdir: str) -> str:

@@ -8,9 +8,9 @@
 import json
 import posixpath
 
-from odn_jax import workdir as workdir_lib
 from odn_jax.errors import UserError
-from odn_jax.workdir import SUMMARY
+from odn_jax.run import workdir as workdir_lib
+from odn_jax.run.workdir import SUMMARY
 
 
 # (key, header, format) of each column, in order.

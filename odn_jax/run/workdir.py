@@ -26,8 +26,8 @@ from etils import epath
 import jax
 import ml_collections
 
-from odn_jax import parallel
 from odn_jax.errors import ConfigError, NotFoundError
+from odn_jax.run import parallel
 
 CONFIG = 'config.json'
 HISTORY = 'history.json'

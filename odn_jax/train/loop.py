@@ -7,10 +7,10 @@
     record = run_epoch(...)          # train, then validate: one history record
     plan = controller(history)       # odn_jax.search
     run.move_to(plan)                # the one place weights move between depths
-    save()                           # odn_jax.checkpoint: every epoch resumable
+    save()                           # odn_jax.run.checkpoint: every epoch resumable
   extract, test and report
 
-`odn_jax.search` decides where to go after every epoch, `odn_jax.growth` what a deeper
+`odn_jax.search` decides where to go after every epoch, `odn_jax.search.growth` what a deeper
 network starts from; this module only runs epochs and moves weights between them.
 """
 
@@ -29,12 +29,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from odn_jax import (checkpoint, compilation, data, early_exit, evaluation, growth, models,
-                     parallel, partition, report, search, size, workdir as workdir_lib)
+from odn_jax import data, models, search
 from odn_jax.errors import ConfigError
-from odn_jax.models import head_key
-from odn_jax.train import epoch as epoch_lib
-from odn_jax.train import steps as steps_lib
+from odn_jax.models import head_key, partition, size
+from odn_jax.results import early_exit, evaluation, markdown, summary as summary_lib, tensorboard
+from odn_jax.run import checkpoint, compilation, parallel, workdir as workdir_lib
+from odn_jax.search import growth
+from odn_jax.train import epoch as epoch_lib, steps as steps_lib
 
 
 def model_info(config, model, ds) -> dict:
@@ -343,15 +344,15 @@ def extract_and_report(run: RunState, setup: Setup, workdir: str, started: float
   # The test split is seen once, by the extracted subnet as saved.
   subnet, _ = checkpoint.load_variables(workdir_lib.optimal_path(workdir))
   outputs = evaluation.head_outputs(model, subnet, setup.batches('test'), depth)
-  summary = report.summary(config, model, ds, run.history, run.plan,
+  summary = summary_lib.summary(config, model, ds, run.history, run.plan,
                            test_accuracy=outputs.accuracy[-1],
                            wall_clock_s=time.time() - started)
   if exit_epochs:
     flops = [size.forward_flops(model, ds.input_shape, d) for d in range(1, depth + 1)]
     summary['early_exit'] = early_exit.sweep(outputs, flops)
     summary['early_exit_epochs'] = exit_epochs
-  report.write_summary(workdir, summary)
-  report.write_report(workdir, summary, run.history, model)
+  summary_lib.write_summary(workdir, summary)
+  markdown.write_report(workdir, summary, run.history, model)
   return summary
 
 
@@ -380,7 +381,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                  setup.ds.steps_per_epoch)
 
   mngr = checkpoint.manager(workdir, config.checkpoint.keep)
-  writer = report.MetricWriter(workdir, json.loads(config.to_json()))
+  writer = tensorboard.MetricWriter(workdir, json.loads(config.to_json()))
   try:
     step = mngr.latest_step()
     if step is not None:
@@ -418,7 +419,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         if (plan.phase, plan.depth) != (record['phase'], record['depth']):
           setup.say(f'-> {plan.phase} at depth {plan.depth}: {plan.reason}')
         run.move_to(plan, workdir)
-        report.write_history(workdir, run.history)
+        summary_lib.write_history(workdir, run.history)
         writer.write_epoch(record)
         save()
         if not run.plan.done and should_stop(run.history):

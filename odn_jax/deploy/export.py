@@ -5,7 +5,7 @@ cast to float32), shape [batch, H, W, C] with a symbolic batch, normalises them 
 exactly as the training pipeline does, and returns the logits of the optimal depth's
 head, computed in the dtype the run computed in. The weights are constants inside the
 artifact: reading it back needs only `jax.export.deserialize`, no odn_jax and no
-checkpoint (`odn_jax.artifact` saves, loads and runs it). It is lowered for CPU, CUDA
+checkpoint (`odn_jax.deploy.artifact` saves, loads and runs it). It is lowered for CPU, CUDA
 and TPU at once (about 1 KB more than CPU alone), so the same file runs on any of them.
 """
 

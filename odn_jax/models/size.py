@@ -11,8 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from odn_jax import partition
-from odn_jax.models import ResNet
+from odn_jax.models import partition, ResNet
 
 
 def count_params(tree) -> int:

@@ -116,7 +116,7 @@ def check_config(config):
 def depth_limit(config, sizes: Sequence[dict] | None = None) -> int:
   """The deepest depth the search may train: max_depth, and in budget mode what fits.
 
-  `sizes` are the rows of `odn_jax.size.depth_table` (params, bytes, flops per depth).
+  `sizes` are the rows of `odn_jax.models.size.depth_table` (params, bytes, flops per depth).
   """
   limit = max_depth(config)
   if config.search.mode != 'budget':

@@ -1,0 +1,1 @@
+"""The extracted subnet: loading it, exporting it, running an export."""

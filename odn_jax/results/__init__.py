@@ -1,0 +1,1 @@
+"""What a finished run reports: the summary, report.md, plots, TensorBoard, evaluation."""

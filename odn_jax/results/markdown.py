@@ -1,0 +1,97 @@
+"""report.md of a finished run (with its plots), and the subnet's model card."""
+
+from odn_jax import models
+from odn_jax.models import ResNet, size, speed
+from odn_jax.results import model_card, plots as plots_lib
+from odn_jax.run import workdir as workdir_lib
+
+
+def warnings_markdown(s: dict) -> list[str]:
+  """report.md's Warnings section, when the run had any."""
+  if not s.get('warnings'):
+    return []
+  return ['', '## Warnings', ''] + [f'- **{w}**' for w in s['warnings']]
+
+def throughput_markdown(s: dict) -> list[str]:
+  """report.md's measured inference speed of the subnet against the full network."""
+  t = s.get('throughput')
+  if not t:
+    return []
+  lines = ['', '## Inference speed', '',
+           f'Forward pass measured at the end of the run on {t["device"]} (median of '
+           f'{t["runs"]} runs after warm-up, images/s):', '',
+           '| network | depth | ' + ' | '.join(f'batch {b}' for b in t['batch_sizes']) + ' |',
+           '|---|---|' + '---|' * len(t['batch_sizes'])]
+  for name, row in (('optimal subnet', t['optimal']), ('full network', t['full'])):
+    lines.append(f'| {name} | {row["depth"]} | '
+                 + ' | '.join(f'{row[speed.key(b)]:,.0f}' for b in t['batch_sizes']) + ' |')
+  lines.append('| speed-up | | ' + ' | '.join(f'{t["speedup"][speed.key(b)]:.2f}x'
+                                              for b in t['batch_sizes']) + ' |')
+  return lines
+
+
+def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> str:
+  """report.md and plots/*.png of a finished run: its summary, its history, its network;
+  and optimal/README.md, the extracted subnet's model card.
+
+  Written by process 0 only (every process of a multi-host run calls it)."""
+  path = workdir_lib.file(workdir, workdir_lib.REPORT)
+  if not workdir_lib.is_writer():
+    return path
+  info = workdir_lib.read_json_if_exists(workdir_lib.model_info_path(workdir))
+  if info is not None:
+    workdir_lib.write_text(workdir_lib.model_card_path(workdir),
+                           model_card.text(s, info, workdir))
+  sizes = size.depth_table(model, s['input_shape'])
+  # Early exits whose heads were not trained on the final trunk are stale: not reported.
+  early_exit_rows = s.get('early_exit') if s.get('early_exit_epochs') else None
+  plots = plots_lib.write_plots(workdir, s, history, sizes, early_exit_rows)
+  lines = [
+      f'# Optimal depth of {s["arch"]} on {s["dataset"]}', '',
+      f'**Optimal depth: {s["optimal_depth"]} of {s["max_depth"]}** — validation '
+      f'{s["val_accuracy"]:.2f}%, test {s["test_accuracy"]:.2f}% (target '
+      f'{s["target_accuracy"]:g}% ± {s["tolerance"]:g}), {s["params_optimal"]:,} of '
+      f'{s["params_full"]:,} parameters ({s["memory_reduction_pct"]:.2f}% smaller), '
+      f'{s["flops_optimal"] / 1e6:.1f} of {s["flops_full"] / 1e6:.1f} MFLOPs per example.', '',
+      f'Search: schedule `{s.get("schedule", "paper")}`, mode `{s.get("search_mode", "target")}`, '
+      f'{s["epochs_total"]} epochs '
+      f'({s.get("warmup_epochs", 0)} of warm-up), {s["wall_clock_s"]:.0f} s on '
+      f'{s["num_devices"]} device(s)'
+      + (f' in {s["num_processes"]} processes' if s.get('num_processes', 1) > 1 else '')
+      + f', seed {s["seed"]}. Stopped because: {s["stop_reason"]}.',
+      *warnings_markdown(s),
+      '', '| depth | epochs | best val. acc. | params | bytes | MFLOPs | memory reduction | '
+      'left because |', '|---|---|---|---|---|---|---|---|']
+  for r in s['per_depth']:
+    mark = ' **(optimal)**' if r['depth'] == s['optimal_depth'] else ''
+    lines.append(f'| {r["depth"]}{mark} | {r["epochs"]} | {r["best_val_accuracy"]:.2f}% | '
+                 f'{r["params"]:,} | {r["bytes"]:,} | {r["flops"] / 1e6:.1f} | '
+                 f'{r["memory_reduction_pct"]:.2f}% | {r.get("left_because", "")} |')
+  if s.get('compile'):
+    lines += ['', '## Compilation', '', '| phase | depth | epochs (s) | compiling (s) | share |',
+              '|---|---|---|---|---|']
+    lines += [f'| {r["phase"]} | {r["depth"]} | {r["epochs_s"]:.1f} | {r["compile_s"]:.2f} | '
+              f'{r["compile_pct"]:.1f}% |' for r in s['compile']]
+  lines += throughput_markdown(s)
+  if early_exit_rows:
+    lines += ['', '## Early exit (test split)', '',
+              f'Heads 1..{s["optimal_depth"] - 1} trained {s["early_exit_epochs"]} more epochs '
+              'after the search on the final trunk, frozen: the blocks and head '
+              f'{s["optimal_depth"]} are those measured above.', '',
+              '| threshold | accuracy | MFLOPs / example | exits per head |', '|---|---|---|---|']
+    lines += [f'| {r["threshold"]:.2f} | {r["accuracy"]:.2f}% | {r["mean_flops"] / 1e6:.2f} | '
+              f'{r["exits_per_head"]} |' for r in early_exit_rows]
+  lines += ['', '## Plots', ''] + [f'![{p.name}](plots/{p.name})' for p in plots]
+  workdir_lib.write_text(path, '\n'.join(lines) + '\n')
+  return path
+
+
+def write_report_of(workdir: str) -> str:
+  """`write_report` of a finished workdir, from what it holds on disk."""
+  s = workdir_lib.load_summary(workdir)
+  config = workdir_lib.load_config(workdir)
+  if 'input_shape' not in s:  # summaries written before it was recorded
+    info = workdir_lib.read_json(workdir_lib.model_info_path(workdir))
+    s = {**s, 'input_shape': info['input_shape']}
+  model = models.from_config(config, config.data.num_classes)
+  return write_report(workdir, s, workdir_lib.load_history(workdir), model)
