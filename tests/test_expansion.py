@@ -18,7 +18,7 @@ from odn_jax import models, search
 from odn_jax.config import defaults
 from odn_jax.models import partition
 from odn_jax.run import checkpoint, workdir
-from odn_jax.train import loop as trainer, steps as steps_lib
+from odn_jax.train import loop as trainer, state as state_lib, steps as steps_lib
 
 from conftest import quickstart_config
 
@@ -41,7 +41,7 @@ def make_run(init):
   model = models.from_config(config, 10)
   tx = steps_lib.make_optimizer(config.optim)
   params, state = model.init(jax.random.key(0), INPUT_SHAPE)
-  return trainer.RunState(config, model, tx, {'params': params, 'state': state}, 1)
+  return state_lib.RunState(config, model, tx, {'params': params, 'state': state}, 1)
 
 
 def train_at(run, by):

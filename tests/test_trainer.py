@@ -15,7 +15,7 @@ import pytest
 from odn_jax import data, models, search
 from odn_jax.results import evaluation
 from odn_jax.run import checkpoint, workdir as workdir_lib
-from odn_jax.train import epoch as epoch_lib, loop as trainer, steps as steps_lib
+from odn_jax.train import epoch as epoch_lib, loop as trainer, state as state_lib, steps as steps_lib
 
 from conftest import quickstart_config, smoke_config
 
@@ -178,7 +178,7 @@ def test_checkpoint_holds_what_resuming_needs(init, tmp_path):
   model = models.from_config(config, 10)
   tx = steps_lib.make_optimizer(config.optim)
   params, state = model.init(jax.random.key(0), (8, 8, 1))
-  run = trainer.RunState(config, model, tx, {'params': params, 'state': state}, 1)
+  run = state_lib.RunState(config, model, tx, {'params': params, 'state': state}, 1)
   shapes = lambda tree: jax.tree.map(lambda x: (x.shape, x.dtype), tree)
   for plan in (search.Plan(search.GROW, 1, 0.1), search.Plan(search.DONE, 1, 0.0)):
     run.move_to(plan, str(tmp_path))

@@ -14,28 +14,26 @@
 network starts from; this module only runs epochs and moves weights between them.
 """
 
-import contextlib
-import dataclasses
-import functools
 import itertools
 import json
 import math
-import signal
-import threading
 import time
 from typing import Callable
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 
-from odn_jax import data, models, search
+from odn_jax import models, search
 from odn_jax.errors import ConfigError
-from odn_jax.models import head_key, partition, size
+from odn_jax.models import size
 from odn_jax.results import early_exit, evaluation, markdown, summary as summary_lib, tensorboard
 from odn_jax.run import checkpoint, compilation, parallel, workdir as workdir_lib
 from odn_jax.search import growth
 from odn_jax.train import epoch as epoch_lib, steps as steps_lib
+from odn_jax.train.exits import train_exits
+from odn_jax.train.preemption import Preempted, preemption_check
+from odn_jax.train.setup import Setup
+from odn_jax.train.state import RunState
 
 
 def model_info(config, model, ds) -> dict:
@@ -43,109 +41,6 @@ def model_info(config, model, ds) -> dict:
   return {**models.spec(model), 'input_shape': list(ds.input_shape),
           'mean': list(config.data.mean), 'std': list(config.data.std),
           'dataset': ds.name, 'class_names': getattr(ds, 'class_names', None)}
-
-
-class RunState:
-  """Where one run stands: what `plan` trains, the weights kept so far, the history.
-
-  All of it is saved every epoch (`tree`, `meta`), so a resumed run goes on exactly where
-  an uninterrupted one would.
-  """
-
-  def __init__(self, config, model, tx, variables: dict, steps_per_epoch: int):
-    self.config, self.model, self.tx = config, model, tx
-    self.steps_per_epoch = steps_per_epoch
-    self.history: list[dict] = []
-    self.plan = search.start_plan(config)
-    self.variables = variables  # full {'params', 'state'}: every piece's weights as kept
-    # The warm-up's weights (the initial ones until then), where growth reads them.
-    self.warmup = variables if self.keeps_warmup else None
-    self.ts, self.best, self.metrics = self.fresh(self.plan)
-    self.epoch_step = 0  # steps of the epoch under way already done (> 0 after a preemption)
-    self.elapsed_s = 0.0
-
-  @property
-  def keeps_warmup(self) -> bool:
-    """Whether growth reads the warm-up's weights (reloads them, or blends towards them)."""
-    return self.config.grow.init == 'warmup' or self.config.grow.carry != 1.0
-
-  @property
-  def global_step(self) -> int:
-    return len(self.history) * self.steps_per_epoch + self.epoch_step
-
-  def fresh(self, plan, variables=None):
-    """(train state, best, epoch metrics) of a plan that starts now from `variables`."""
-    variables = self.variables if variables is None else variables
-    active = {k: partition.prefix(v, plan.depth, plan.heads) for k, v in variables.items()}
-    ts = steps_lib.create_train_state(self.tx, active['params'], active['state'])
-    return ts, active, steps_lib.zero_metrics(plan.num_heads)
-
-  def _saved(self, plan, variables, warmup, ts, best, metrics) -> dict:
-    tree = {'variables': variables}
-    if not plan.done:  # a finished search trains nothing more
-      tree.update(ts=ts, best=best, metrics=metrics)
-    if self.keeps_warmup:
-      tree['warmup'] = warmup
-    return tree
-
-  def tree(self) -> dict:
-    return self._saved(self.plan, self.variables, self.warmup, self.ts, self.best, self.metrics)
-
-  def template(self, plan) -> dict:
-    """The shapes of `tree()` when the run stands at `plan`, allocating nothing."""
-    return jax.eval_shape(
-        lambda v: self._saved(plan, v, v, *self.fresh(plan, v)), self.variables)
-
-  def meta(self) -> dict:
-    return {'history': self.history, 'plan': dataclasses.asdict(self.plan),
-            'epoch_step': self.epoch_step, 'elapsed_s': self.elapsed_s}
-
-  def restore(self, tree: dict, meta: dict):
-    self.history, self.plan = meta['history'], search.Plan(**meta['plan'])
-    self.epoch_step, self.elapsed_s = meta['epoch_step'], meta['elapsed_s']
-    self.variables, self.warmup = tree['variables'], tree.get('warmup')
-    self.ts, self.best, self.metrics = tree.get('ts'), tree.get('best'), tree.get('metrics')
-
-  def keep_best(self, position: search.Position):
-    """After each epoch: keeps its weights if the controller keeps them for the depth."""
-    if position.kept.get(self.plan.depth) == len(self.history) - 1:
-      # A copy: the next step donates (and so deletes) the arrays of `ts`.
-      self.best = jax.tree.map(jnp.copy, {'params': self.ts.params,
-                                          'state': self.ts.batch_stats})
-
-  def move_to(self, plan, workdir: str):
-    """Leaves the current plan for `plan`: the one place the active depth changes.
-
-    The same depth training on (a new rate, or the fine-tune flag) changes nothing else:
-    same weights, optimizer and best. A depth left keeps its best weights (also saved as
-    its depth tag); the next starts from `growth.grown_variables` with a new optimizer, or
-    with the momentum of the pieces both depths share where the trained weights carry over.
-    """
-    old, self.plan = self.plan, plan
-    if plan.depth == old.depth and old.phase != search.WARMUP and not plan.done:
-      return
-    if old.phase == search.WARMUP:  # every head as the warm-up's last epoch left it
-      self.variables = {'params': partition.merge(self.variables['params'], self.ts.params),
-                        'state': partition.merge(self.variables['state'], self.ts.batch_stats)}
-      if self.keeps_warmup:
-        self.warmup = self.variables
-    else:
-      self.variables = {k: partition.merge(self.variables[k], self.best[k]) for k in self.best}
-      checkpoint.save_variables(workdir_lib.depth_path(workdir, old.depth), self.best)
-    if plan.done:
-      if plan.depth != old.depth:  # a mode looked back to a shallower depth: its own weights
-        tagged, _ = checkpoint.load_variables(workdir_lib.depth_path(workdir, plan.depth))
-        self.variables = {k: partition.merge(self.variables[k], tagged[k]) for k in tagged}
-      self.ts = self.best = self.metrics = None
-      return
-    grown = old.phase != search.WARMUP
-    if grown:
-      self.variables = growth.grown_variables(self.variables, self.warmup, plan.depth,
-                                              self.config.grow.init, self.config.grow.carry)
-    ts, self.best, self.metrics = self.fresh(plan)
-    if grown and self.config.grow.init != 'warmup':  # momentum of the pieces both depths share
-      ts = ts.replace(opt_state=partition.carry_over(self.ts.opt_state, ts.opt_state))
-    self.ts = ts
 
 
 def check_config(config):
@@ -161,81 +56,8 @@ def check_config(config):
     raise ConfigError(f'config.early_exit_epochs must be >= 0, got {config.early_exit_epochs}')
 
 
-class Preempted(Exception):
-  """SIGTERM arrived: the run saved its position mid-epoch and stopped; rerun to resume."""
-
-
 class NonFiniteLoss(Exception):
   """The training loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-@contextlib.contextmanager
-def sigterm_flag():
-  """An Event set by SIGTERM (what TPU and cluster schedulers send before preempting)."""
-  flag = threading.Event()
-  if threading.current_thread() is not threading.main_thread():
-    yield flag  # signals reach only the main thread
-    return
-  previous = signal.signal(signal.SIGTERM, lambda *_: flag.set())
-  try:
-    yield flag
-  finally:
-    signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def preemption_check(first_step: int):
-  """`stop()`, asked before every train step from `first_step` on: True once the run must
-  save and stop.
-
-  One process: a SIGTERM sets a flag. A jax.distributed job: JAX's preemption service
-  catches the SIGTERM of whichever host gets it, and every host stops at the same step
-  (the sync point agreed over the coordination service), so all save the same one.
-  """
-  if jax.distributed.is_initialized():
-    steps = itertools.count(first_step)  # one ask per step, in the same order on every host
-    yield lambda: parallel.reached_preemption(next(steps))
-    return
-  with sigterm_flag() as flag:
-    yield flag.is_set
-
-
-class Setup:
-  """What every epoch uses and nothing changes: data, mesh, network, steps, sizes."""
-
-  def __init__(self, config, quiet: bool):
-    # Every host runs the same epochs: process 0 speaks for them.
-    self.config, self.quiet = config, quiet or not workdir_lib.is_writer()
-    self.ds = data.load(config)
-    self.mesh = parallel.make_mesh()
-    self.model = models.from_config(config, self.ds.num_classes)
-    self.tx = steps_lib.make_optimizer(config.optim)
-    self.steps = steps_lib.make_steps(self.model, self.tx)
-    # Sizes per depth, for a budget; FLOPs only when the budget limits them.
-    self.sizes = size.depth_table(self.model, self.ds.input_shape, search.max_depth(config),
-                                  flops=bool(config.search.budget.flops))
-
-  def say(self, *args):
-    if not self.quiet:
-      print(*args, flush=True)
-
-  def batches(self, split: str, order=0, skip: int = 0, count: int | None = None):
-    """A split's batches, sharded over the mesh: the training split in the order keyed by
-    `order` (`batch_order`) from its `skip`-th batch, or an evaluation split whole."""
-    if split == 'train':
-      batches = itertools.islice(self.ds.train_batches(order), skip,
-                                 None if count is None else skip + count)
-    else:
-      batches = self.ds.eval_batches(split)
-    return (parallel.shard_batch(b, self.mesh) for b in batches)
-
-  def step(self, plan):
-    """The jitted step that trains `plan`."""
-    if plan.heads == 'all':
-      return functools.partial(self.steps.warmup, depth=plan.depth,
-                               one_pass=self.config.warmup.one_pass)
-    return functools.partial(self.steps.train, depth=plan.depth)
-
 
 def batch_order(history: list[dict], plan: search.Plan) -> tuple[int, ...]:
   """The key of the next epoch's batch order: a warm-up epoch's index; for a depth, (depth,
@@ -305,31 +127,6 @@ def epoch_line(record: dict, position: search.Position, config) -> str:
           f'{record["loss"]:.4f}  val {record["val_accuracy"]:.2f}%  '
           + ('' if best is None else f'best {best:g}%  ')
           + f'target {config.search.target:g}%  lr {record["learning_rate"]:.3g}')
-
-
-def train_exits(variables: dict, depth: int, first_epoch: int, setup: Setup) -> dict:
-  """`variables` with heads 1..depth-1 trained `config.early_exit_epochs` epochs on the
-  frozen trunk of depth `depth` (its blocks and head `depth` stay as they are)."""
-  config = setup.config
-  trunk = parallel.replicate({k: partition.prefix(v, depth) for k, v in variables.items()},
-                             setup.mesh)
-  exits = {head_key(d): variables['params'][head_key(d)] for d in range(1, depth)}
-  ts = parallel.replicate(steps_lib.create_train_state(setup.tx, exits, {}), setup.mesh)
-  metrics = parallel.replicate(steps_lib.zero_metrics(depth - 1), setup.mesh)
-  step = functools.partial(setup.steps.heads, trunk=trunk, depth=depth)
-  rate = parallel.scalar(config.search.learning_rate, setup.mesh)
-  for epoch in range(first_epoch, first_epoch + config.early_exit_epochs):
-    ts, metrics, _ = epoch_lib.train_epoch(
-        step, ts, metrics, setup.batches('train', epoch),
-        itertools.repeat(rate), setup.ds.steps_per_epoch,
-        f'early exits, epoch {epoch - first_epoch + 1}', setup.quiet)
-  trained = epoch_lib.summarize(metrics)
-  setup.say(f'early exits: heads 1..{depth - 1} trained {config.early_exit_epochs} epochs on '
-            f'the final trunk: loss {trained["loss"]:.4f}, train accuracy '
-            + ' '.join(f'{a:.1f}%' for a in trained['accuracy']))
-  return {'params': partition.merge(variables['params'], ts.params),
-          'state': variables['state']}
-
 
 def extract_and_report(run: RunState, setup: Setup, workdir: str, started: float) -> dict:
   """Saves the optimal subnet, tests it once (with its early exits), writes the results."""
