@@ -116,6 +116,16 @@ def base_config() -> ml_collections.ConfigDict:
   # trains N more epochs, the rate annealed from where growth left it to zero (cosine), and
   # the search ends.
   config.search.final_epochs = 0
+  # Race the depths: K > 1 splits the devices into K slots (device_count / K each), trains up
+  # to K depths at once from the warm-up weights, and gives the sequential search's answer
+  # exactly, in fewer rounds of epochs (odn_jax.search.race). Needs the paper's per-depth
+  # rules: target mode, grow.init='warmup', reset_best_on_expansion, no max_epochs_total.
+  # K larger than the depths left: the extra slots stay idle. 1: the sequential search.
+  config.search.parallel_depths = 1
+  # With K > 1: a free slot starts a depth at most this many depths deeper than the
+  # shallowest depth that has not ended (fewer speculative epochs, a longer critical path);
+  # None: no bound, every free slot takes the next untried depth.
+  config.search.race_lookahead = ml_collections.config_dict.placeholder(int)
 
   config.grow = ml_collections.ConfigDict()
   # What a new depth starts from: 'warmup' (the paper: the warm-up weights reloaded, a new

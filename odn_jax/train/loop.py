@@ -28,7 +28,7 @@ from odn_jax.errors import ConfigError
 from odn_jax.models import size
 from odn_jax.results import early_exit, evaluation, markdown, summary as summary_lib, tensorboard
 from odn_jax.run import checkpoint, compilation, parallel, workdir as workdir_lib
-from odn_jax.search import growth
+from odn_jax.search import growth, race
 from odn_jax.train import epoch as epoch_lib, steps as steps_lib
 from odn_jax.train.exits import train_exits
 from odn_jax.train.preemption import Preempted, preemption_check
@@ -45,6 +45,7 @@ def model_info(config, model, ds) -> dict:
 
 def check_config(config):
   search.check_config(config)
+  race.check_config(config)
   growth.check_init(config.grow.init)
   if config.precise_bn_batches < 0:
     raise ConfigError('config.precise_bn_batches must be >= 0 (0: running averages), got '
@@ -166,6 +167,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   with parallel.agreed():
     check_config(config)
     parallel.check_batch_sizes(config)
+    race.check_devices(config, jax.device_count(), jax.process_count())
+    if config.search.parallel_depths > 1:  # the raced loop lands next (issue 26)
+      raise ConfigError('config.search.parallel_depths > 1 is not available yet; use 1')
   finished = workdir_lib.prepare(config, workdir)
   if finished is not None:
     return finished
