@@ -21,6 +21,8 @@ from odn_jax import data
 from odn_jax.config import defaults
 from odn_jax.data import idx, offline, pipeline, sources
 
+import helpers
+
 FASHION_DIR = '/usr/share/datasets/fashion-mnist'
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -183,8 +185,8 @@ def _write_idx_folder(folder, n_train=30, n_test=10, classes=10):
             'test': (rng.integers(0, 256, (n_test, 6, 6), dtype=np.uint8),
                      (np.arange(n_test) % classes).astype(np.uint8))}
   for split, (images_file, labels_file) in idx.IDX_FILES.items():
-    idx.write_idx(os.path.join(folder, images_file + '.gz'), arrays[split][0])
-    idx.write_idx(os.path.join(folder, labels_file), arrays[split][1])
+    helpers.write_idx(os.path.join(folder, images_file + '.gz'), arrays[split][0])
+    helpers.write_idx(os.path.join(folder, labels_file), arrays[split][1])
   return arrays
 
 
@@ -411,8 +413,8 @@ def _write_emnist(folder, prefix='emnist-letters', n_train=260, n_test=52, seed=
   for split, n in (('train', n_train), ('test', n_test)):
     labels = rng.permutation(np.arange(n) % 26 + 1).astype(np.uint8)
     images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-    idx.write_idx(os.path.join(folder, f'{prefix}-{split}-images-idx3-ubyte.gz'), images)
-    idx.write_idx(os.path.join(folder, f'{prefix}-{split}-labels-idx1-ubyte.gz'), labels)
+    helpers.write_idx(os.path.join(folder, f'{prefix}-{split}-images-idx3-ubyte.gz'), images)
+    helpers.write_idx(os.path.join(folder, f'{prefix}-{split}-labels-idx1-ubyte.gz'), labels)
     arrays[split] = images, labels
   return arrays
 

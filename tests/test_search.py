@@ -10,6 +10,8 @@ from odn_jax import search
 from odn_jax.config import defaults
 from odn_jax.errors import ConfigError
 
+import helpers
+
 WARMUP, GROW, FINETUNE, DONE = search.WARMUP, search.GROW, search.FINETUNE, search.DONE
 
 
@@ -59,7 +61,7 @@ def test_warmup_anneals_per_epoch_then_grows_from_depth_one():
 def test_no_warmup_starts_growing_at_depth_one():
   config = make_config()
   config.warmup.epochs = 0
-  plan = search.next_plan([], config)
+  plan = helpers.next_plan([], config)
   assert (plan.phase, plan.depth, plan.learning_rate) == (GROW, 1, 0.1)
 
 
@@ -175,7 +177,7 @@ def test_bad_values_are_refused_naming_the_key():
   config = make_config()
   config.model.max_depth = 9
   with pytest.raises(ConfigError, match='max_depth must be in 1..8'):
-    search.next_plan([], config)
+    helpers.next_plan([], config)
   with pytest.raises(ConfigError, match='search.mode'):
     search.check_config(make_config(mode='fastest'))
   with pytest.raises(ConfigError, match='search.start'):
@@ -253,3 +255,4 @@ def test_named_schedules():
   assert paper.search.abandon_margin is None and paper.search.final_epochs == 0
   with pytest.raises(ConfigError, match='unknown schedule'):
     defaults.with_schedule(make_config(), 'fastest')
+

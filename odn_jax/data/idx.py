@@ -43,16 +43,6 @@ def read_idx(path: str) -> np.ndarray:
     return _parse(f.read(), path)
 
 
-def write_idx(path: str, array: np.ndarray):
-  """Writes a uint8 array as IDX (gzipped if `path` ends in .gz); for tests and exports."""
-  array = np.asarray(array, np.uint8)
-  header = bytes([0, 0, 0x08, array.ndim]) + b''.join(
-      int(n).to_bytes(4, 'big') for n in array.shape)
-  opener = gzip.open if path.endswith('.gz') else open
-  with opener(path, 'wb') as f:
-    f.write(header + array.tobytes())
-
-
 def _image_files(names, split: str) -> list[str]:
   return sorted(n for n in names
                 if n.removesuffix('.gz').endswith(IMAGE_SUFFIXES[split]))
