@@ -56,7 +56,7 @@ def table(config, summary: dict, overrides: list[str]) -> str:
       '| | model | optimal depth | test acc. | memory reduction | epochs | wall-clock | device |',
       '|---|---|---|---|---|---|---|---|',
       f'| paper | {model} | {depth} of {of} | {test:.2f} % | {pct(reduction)} | — | — | — |',
-      f'| odn_jax ({summary.get("schedule", config.get("schedule", "paper"))}) | '
+      f'| odn_jax ({summary["schedule"]}) | '
       f'{config.model.arch} w{config.model.width} | {summary["optimal_depth"]} of '
       f'{summary["max_depth"]} | {summary["test_accuracy"]:.2f} % | '
       f'{summary["memory_reduction_pct"]:.2f} % | {summary["epochs_total"]} | '

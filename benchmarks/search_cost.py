@@ -29,6 +29,7 @@ import numpy as np
 from odn_jax import data, models, search
 from odn_jax.config import defaults
 from odn_jax.models import size
+from odn_jax.run import record_files
 from odn_jax.train import loop as trainer
 
 SCHEDULES = ('paper', 'fast', 'full')
@@ -82,8 +83,7 @@ def training_flops(history, config, forward, examples_per_epoch) -> float:
 
 def run(config, workdir, forward, ds) -> dict:
   summary = trainer.train_and_evaluate(config, workdir, quiet=True)
-  with open(os.path.join(workdir, 'history.json')) as f:
-    history = json.load(f)
+  history = record_files.load_history(workdir)
   return {'epochs': summary['epochs_total'], 'wall_clock_s': summary['wall_clock_s'],
           'training_tflops': training_flops(history, config, forward,
                                             ds.num_examples['train']) / 1e12,

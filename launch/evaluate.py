@@ -44,7 +44,7 @@ def thresholds() -> list[float]:
 def early_exit_main(run, split: str):
   if _WEIGHTS.value != 'optimal':
     raise FlagError('--early_exit runs through the extracted subnet\'s heads (--weights=optimal)')
-  if run.info is not None and not run.info.get('early_exit_epochs'):
+  if run.info is not None and not run.info.early_exit_epochs:
     # Heads 1..d*-1 not trained on the final trunk are stale: their numbers would mislead.
     raise FlagError(f'the subnet in {run.workdir} has no early exits trained on its final '
                     'trunk (config.early_exit_epochs was 0, or the run predates them)')

@@ -13,9 +13,8 @@ with launch/predict.py, or anywhere with jax:
 from absl import flags
 
 from odn_jax.cli.main import run_main
-from odn_jax.deploy import artifact, export
+from odn_jax.deploy import export, subnet
 from odn_jax.errors import NotFoundError
-from odn_jax.results import evaluation
 from odn_jax.run import workdir as workdir_lib
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a finished launch/train.py run.')
@@ -30,13 +29,13 @@ def main(argv):
   folder = workdir_lib.path(_OUTPUT.value).parent
   if not folder.is_dir():
     raise NotFoundError(f'--output={_OUTPUT.value}: folder {folder} does not exist')
-  variables, info = evaluation.subnet(_WORKDIR.value)
+  variables, info = subnet.load(_WORKDIR.value)
   exported = export.export_subnet(variables, info, platforms=_PLATFORMS.value)
-  size = artifact.save(exported, _OUTPUT.value, info)
-  print(f'exported depth {info["depth"]} of {info["arch"]} ({info["dataset"]}) to '
+  size = export.save(exported, _OUTPUT.value, info)
+  print(f'exported depth {info.depth} of {info.arch} ({info.dataset}) to '
         f'{_OUTPUT.value}: {size:,} bytes, for {", ".join(exported.platforms)}; input float32 '
-        f'[batch, {", ".join(map(str, info["input_shape"]))}] pixels 0..255 -> logits of '
-        f'{info["num_classes"]} classes')
+        f'[batch, {", ".join(map(str, info.input_shape))}] pixels 0..255 -> logits of '
+        f'{info.num_classes} classes')
 
 
 if __name__ == '__main__':

@@ -21,9 +21,9 @@ from absl import flags
 import numpy as np
 
 from odn_jax.cli.main import run_main
-from odn_jax.deploy import artifact
+from odn_jax.deploy import export
 from odn_jax.errors import FlagError, NotFoundError
-from odn_jax.run import workdir as workdir_lib
+from odn_jax.run import record_files, workdir as workdir_lib
 
 _MODEL = flags.DEFINE_string('model', None, 'File written by launch/export.py.')
 _INPUT = flags.DEFINE_multi_string('input', [], 'Image files (PNG, JPEG...) or one .npz.')
@@ -94,16 +94,16 @@ def read_split(workdir: str, split: str):
 
 def read_class_names(model_path: str, workdir: str | None) -> list[str] | None:
   """The class names of FILE.json beside the model, else of the workdir's subnet, else None."""
-  info = artifact.load_info(model_path)
-  if info is None and workdir:
-    info = workdir_lib.read_json_if_exists(workdir_lib.model_info_path(workdir))
-  return artifact.class_names(info)
+  info = export.load_info(model_path)
+  if info is None and workdir and workdir_lib.model_info_path(workdir).is_file():
+    info = record_files.load_model_info(workdir)
+  return None if info is None else info.class_names
 
 
 def main(argv):
   del argv
-  exported = artifact.load(_MODEL.value)
-  input_shape = artifact.input_shape(exported)
+  exported = export.load(_MODEL.value)
+  input_shape = export.input_shape(exported)
   if _WORKDIR.value:
     images, labels = read_split(_WORKDIR.value, _SPLIT.value)
     names = None
@@ -112,7 +112,7 @@ def main(argv):
     names = None if _INPUT.value[0].endswith('.npz') else _INPUT.value
   else:
     raise FlagError('give --input=FILE (image files or one .npz) or --workdir=DIR --split=SPLIT')
-  logits = artifact.predict(exported, images, _BATCH.value)
+  logits = export.predict(exported, images, _BATCH.value)
   predictions = logits.argmax(-1)
   accuracy = None if labels is None else 100.0 * float(np.mean(predictions == labels))
   classes = read_class_names(_MODEL.value, _WORKDIR.value)

@@ -296,9 +296,9 @@ def test_warnings_reach_the_console_text_and_report_md():
              'warnings': checks.run_warnings([], 0.0, 10)}
   text = summary_lib.depth_table_text(summary)
   assert text.splitlines()[-1] == 'warning: ' + checks.chance_warning(0.0, 10)
-  assert markdown.warnings_markdown(summary) == [
+  assert markdown.warnings_markdown(summary['warnings']) == [
       '', '## Warnings', '', f'- **{checks.chance_warning(0.0, 10)}**']
-  assert markdown.warnings_markdown({**summary, 'warnings': []}) == []
+  assert markdown.warnings_markdown([]) == []
 
 
 # --- Clean data ----------------------------------------------------------------------------

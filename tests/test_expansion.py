@@ -85,7 +85,7 @@ def test_paper_expansion_reloads_the_warmup_weights_with_a_new_optimizer(tmp_pat
       jax.tree.map(np.asarray, momentum(run.ts)),
       jax.tree.map(np.zeros_like, momentum(run.ts)))
   # Depth 1 keeps its best weights, not its last.
-  tagged, _ = checkpoint.load_variables(workdir.depth_path(str(tmp_path), 1))
+  tagged = checkpoint.load_variables(workdir.depth_path(str(tmp_path), 1))
   chex.assert_trees_all_close(tagged['params'], best['params'])
 
 

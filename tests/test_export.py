@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from odn_jax import data, models
-from odn_jax.deploy import artifact, export
-from odn_jax.results import evaluation
+from odn_jax.deploy import export, subnet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,26 +31,26 @@ def exported_file(quickstart_run, tmp_path_factory):
 
 def test_exported_logits_equal_the_subnet_on_unseen_batch_sizes(quickstart_run, exported_file):
   config, workdir, _ = quickstart_run
-  exported = artifact.load(exported_file)
+  exported = export.load(exported_file)
   assert set(exported.platforms) == {'cpu', 'cuda', 'tpu'}
-  assert artifact.input_shape(exported) == (8, 8, 1)
-  variables, info = evaluation.subnet(workdir)
+  assert export.input_shape(exported) == (8, 8, 1)
+  variables, info = subnet.load(workdir)
   model = models.from_info(info)
   images = data.load(config).splits['test'][0]
   for n in (1, 37):  # training and evaluation never used these batch sizes
     expected, _ = model.apply(variables['params'], variables['state'],
-                              data.pipeline.normalize(images[:n], info['mean'], info['std']),
-                              info['depth'])
-    logits = artifact.predict(exported, images[:n])
-    assert logits.shape == (n, info['num_classes'])
+                              data.pipeline.normalize(images[:n], info.mean, info.std),
+                              info.depth)
+    logits = export.predict(exported, images[:n])
+    assert logits.shape == (n, info.num_classes)
     np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
     # uint8 and float pixels give the same answer
-    np.testing.assert_array_equal(logits, artifact.predict(exported, images[:n].astype(np.float32)))
+    np.testing.assert_array_equal(logits, export.predict(exported, images[:n].astype(np.float32)))
 
 
 def test_unknown_platform_is_refused(quickstart_run):
   _, workdir, _ = quickstart_run
-  variables, info = evaluation.subnet(workdir)
+  variables, info = subnet.load(workdir)
   with pytest.raises(ValueError, match='unknown platforms'):
     export.export_subnet(variables, info, platforms=('cpu', 'gpu'))
 
@@ -64,7 +63,7 @@ try:
 except SystemExit as e:
   code = e.code
 loaded = sorted(m for m in sys.modules if m.startswith(('odn_jax.models', 'odn_jax.train.loop',
-                                                        'odn_jax.train', 'flax', 'odn_jax.deploy.export')))
+                                                        'odn_jax.train', 'flax', 'odn_jax.deploy.subnet')))
 print('MODEL_CODE', loaded, file=sys.stderr)
 sys.exit(code)
 '''
@@ -87,7 +86,7 @@ def test_predict_reads_the_file_alone_and_matches_the_run(quickstart_run, export
   assert json.loads(out.stdout)['accuracy'] == pytest.approx(summary['test_accuracy'], abs=1e-9)
 
   images, labels = data.load(config).splits['test']
-  expected = artifact.predict(artifact.load(exported_file), images[:5]).argmax(-1)
+  expected = export.predict(export.load(exported_file), images[:5]).argmax(-1)
   np.savez(tmp_path / 'five.npz', images=images[:5, ..., 0], labels=labels[:5])
   out = predict(f'--model={exported_file}', f'--input={tmp_path / "five.npz"}', '--json')
   assert out.returncode == 0, out.stderr[-2000:]
@@ -107,21 +106,22 @@ def test_predict_reads_the_file_alone_and_matches_the_run(quickstart_run, export
 def test_predict_prints_the_class_names_written_beside_the_file(quickstart_run, exported_file,
                                                                 tmp_path):
   config, workdir, _ = quickstart_run
-  info = artifact.load_info(exported_file)
-  assert info['class_names'] == [str(i) for i in range(10)] and info['depth'] >= 1
+  info = export.load_info(exported_file)
+  assert info.class_names == [str(i) for i in range(10)] and info.depth >= 1
   images, labels = data.load(config).splits['test']
   np.savez(tmp_path / 'five.npz', images=images[:5])
-  expected = artifact.predict(artifact.load(exported_file), images[:5]).argmax(-1)
+  expected = export.predict(export.load(exported_file), images[:5]).argmax(-1)
   named = tmp_path / 'named.jaxexport'  # the same model, its model.json with other names
   named.write_bytes(Path(exported_file).read_bytes())
   names = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
-  Path(artifact.info_path(str(named))).write_text(json.dumps({**info, 'class_names': names}))
+  Path(export.info_path(str(named))).write_text(
+      json.dumps({**info.to_json(), 'class_names': names}))
   out = predict(f'--model={named}', f'--input={tmp_path / "five.npz"}', '--json')
   assert out.returncode == 0, out.stderr[-2000:]
   assert json.loads(out.stdout)['classes'] == [names[i] for i in expected]
   out = predict(f'--model={named}', f'--input={tmp_path / "five.npz"}')
   assert out.stdout.split() == [names[i] for i in expected]
-  os.remove(artifact.info_path(str(named)))  # the file alone: indices, or the run's names
+  os.remove(export.info_path(str(named)))  # the file alone: indices, or the run's names
   out = predict(f'--model={named}', f'--input={tmp_path / "five.npz"}', '--json')
   assert 'classes' not in json.loads(out.stdout)
   out = predict(f'--model={named}', f'--workdir={workdir}', '--split=test', '--json')

@@ -9,8 +9,8 @@ from etils.epath import gpath
 import pytest
 
 import odn_jax
-from odn_jax.results import compare, markdown, summary as summary_lib, tensorboard
-from odn_jax.run import workdir
+from odn_jax.results import compare, markdown, tensorboard
+from odn_jax.run import record_files, records, workdir
 from tests.conftest import smoke_config
 
 BUCKET = 'gs://odn-test'
@@ -30,7 +30,7 @@ def test_a_workdir_given_as_an_epath_path_runs_end_to_end(epath_run):
                'optimal/model.json', 'plots/val_accuracy.png'):
     assert (run / name).is_file(), name
   assert list((run / 'tensorboard').glob('events.out.tfevents.*'))
-  assert workdir.load_summary(run) == summary
+  assert record_files.load_summary(run).to_json() == summary
   net = odn_jax.load_subnet(run)  # Orbax reads the epath.Path too
   assert net.depth == summary['optimal_depth']
   # A finished run given again (here as a str) is recognised, not trained again.
@@ -71,15 +71,15 @@ def test_a_gs_workdir_goes_through_epath_alone(epath_run, fake_bucket):
   assert workdir.prepare(config, remote) is None
   assert json.loads((fake_bucket / 'runs/a/config.json').read_text()) == config.to_dict()
   assert workdir.load_config(remote).to_dict() == config.to_dict()
-  history = workdir.load_history(run)
-  summary_lib.write_history(remote, history)
+  history = record_files.load_history(run)
+  record_files.write_history(remote, history)
   writer = tensorboard.MetricWriter(remote, config.to_dict())  # rewritten whole on each flush
   for record in history:
     writer.write_epoch(record)
   writer.close()
   (events,) = (fake_bucket / 'runs/a/tensorboard').iterdir()
   assert events.stat().st_size > 100
-  summary_lib.write_summary(remote, summary)
+  record_files.write_summary(remote, records.Summary.from_json(summary))
   # optimal/model.json, as extraction leaves it; then the report and card from the bucket.
   workdir.write_text(workdir.model_info_path(remote), (run / 'optimal/model.json').read_text())
   assert workdir.prepare(config, remote) == summary  # a finished run
@@ -94,4 +94,4 @@ def test_a_gs_workdir_goes_through_epath_alone(epath_run, fake_bucket):
   workdir.write_json(workdir.file(f'{BUCKET}/runs/b', workdir.SUMMARY), summary)
   table = compare.compare_runs([remote, f'{BUCKET}/runs/b'])
   assert table.splitlines()[1].startswith('a ') and table.splitlines()[2].startswith('b ')
-  assert workdir.load_summary(remote) == summary
+  assert record_files.load_summary(remote).to_json() == summary

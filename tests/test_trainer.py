@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from odn_jax import data, models, search
+from odn_jax.deploy import subnet as subnet_lib
 from odn_jax.results import evaluation
-from odn_jax.run import checkpoint, workdir as workdir_lib
+from odn_jax.run import checkpoint, record_files, workdir as workdir_lib
 from odn_jax.train import epoch as epoch_lib, loop as trainer, state as state_lib, steps as steps_lib
 
 from conftest import quickstart_config, smoke_config
@@ -60,8 +61,8 @@ def test_summary_accounts_compilation_per_depth(quickstart_run):
 
 def test_extracted_subnet_alone_reproduces_the_test_accuracy(quickstart_run):
   config, workdir, summary = quickstart_run
-  variables, info = checkpoint.load_variables(workdir_lib.optimal_path(workdir))
-  depth = info['depth']
+  variables, info = subnet_lib.load(workdir)
+  depth = info.depth
   assert depth == summary['optimal_depth']
   assert f'block_{depth + 1:02d}' not in variables['params']
   ds = data.load(config)
@@ -111,7 +112,7 @@ def test_smoke_every_phase_in_seconds(tmp_path):
   # The whole method at its smallest: warm-up, growth, fine-tuning, extraction, report.
   summary = trainer.train_and_evaluate(smoke_config(), str(tmp_path), quiet=True)
   assert SUMMARY_KEYS <= set(summary)
-  history = workdir_lib.load_history(str(tmp_path))
+  history = record_files.load_history(str(tmp_path))
   # Depth 2 is the deepest allowed: the fine-tune flag is set as the search grows into it.
   assert [(h['phase'], h['depth']) for h in history] == [
       ('warmup', 2), ('grow', 1), ('finetune', 2)]
@@ -123,9 +124,9 @@ def test_smoke_every_phase_in_seconds(tmp_path):
   assert not [p for p in Path(tmp_path).rglob('*.tmp')]  # every write published
   # The subnet's early exit (head 1) was trained again on the final trunk; the trunk and
   # head 2 are the search's, as the latest checkpoint holds them.
-  subnet, info = evaluation.subnet(str(tmp_path))
+  subnet, info = subnet_lib.load(str(tmp_path))
   searched = checkpoint.restore_full_variables(str(tmp_path))
-  assert info['early_exit_epochs'] == 2 and summary['early_exit_epochs'] == 2
+  assert info.early_exit_epochs == 2 and summary['early_exit_epochs'] == 2
   for key in ('stem', 'block_01', 'block_02', 'head_02'):
     chex.assert_trees_all_equal(subnet['params'][key], searched['params'][key])
   assert not np.array_equal(subnet['params']['head_01']['Dense_0']['kernel'],
@@ -138,8 +139,8 @@ def test_half_precision_run_is_evaluated_as_it_was_measured(tmp_path):
   config.early_exit_epochs = 0  # and no early exits: the subnet keeps its last head alone
   workdir = str(tmp_path)
   summary = trainer.train_and_evaluate(config, workdir, quiet=True)
-  subnet, info = evaluation.subnet(workdir)
-  assert info['dtype'] == 'bfloat16'  # in optimal/model.json
+  subnet, info = subnet_lib.load(workdir)
+  assert info.dtype == 'bfloat16'  # in optimal/model.json
   assert models.heads_held(subnet['params'], 2) == [2] and 'early_exit' not in summary
   assert evaluation.load_run(workdir).model.dtype == jnp.bfloat16
   out = subprocess.run([sys.executable, str(ROOT / 'launch/evaluate.py'), f'--workdir={workdir}',
@@ -159,7 +160,7 @@ def test_epoch_cap_during_warmup_reports_and_resumes(tmp_path):
   assert summary['epochs_total'] == 1 and summary['per_depth'] == []
   assert 'epoch cap' in summary['stop_reason']
   # The warm-up's weights are what was kept: their validation accuracy at that depth.
-  history = workdir_lib.load_history(workdir)
+  history = record_files.load_history(workdir)
   assert summary['val_accuracy'] == history[-1]['val_accuracy_per_head'][
       summary['optimal_depth'] - 1]
   assert os.path.isfile(workdir_lib.file(workdir, workdir_lib.REPORT))

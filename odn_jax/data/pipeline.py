@@ -13,15 +13,9 @@ import jax
 import numpy as np
 
 from odn_jax.data.errors import DataError
+from odn_jax.pixels import normalize  # the one normalisation: also the subnet's and export's
 
 PAD = 4  # pixels of zero padding before the random crop (the notebooks' CIFAR-10 setting)
-
-
-def normalize(images: np.ndarray, mean, std) -> np.ndarray:
-  """uint8 [..., C] -> float32 (x / 255 - mean) / std per channel."""
-  scale = np.float32(1 / 255)
-  return ((images.astype(np.float32) * scale - np.asarray(mean, np.float32))
-          / np.asarray(std, np.float32))
 
 
 def random_crop_flip(images: np.ndarray, offsets: np.ndarray, flips: np.ndarray) -> np.ndarray:

@@ -1,55 +1,77 @@
-"""A finished run's extracted subnet as a function of images.
+"""The extracted subnet: how it is described, saved, loaded, and run as a function of images.
 
   net = odn_jax.load_subnet('/tmp/odn_quickstart')
   logits = net(images)           # uint8 or float pixels 0..255: [H, W], [H, W, C], [N, H, W(, C)]
   names = net.classify(images)   # class names ('0'..'9' for the digits)
 
 The run's normalisation is inside (optimal/model.json: mean, std), so images go in as
-they are stored. The network is rebuilt from model.json (arch, width, classes, depth) and
-the weights from optimal/variables: no config, dataset or trainer is read.
-"""
+they are stored. The network is rebuilt from model.json (arch, width, classes, dtype,
+depth) and the weights from optimal/variables: no config, dataset or trainer is read.
 
+`load` is the one loader of a run's subnet (evaluation, export and the trainer's test pass
+use it too), `model_info` the one place its ModelInfo is built, `save` where it is written.
+"""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from odn_jax import models
-from odn_jax.run import checkpoint, workdir as workdir_lib
+from odn_jax.errors import NotFoundError
+from odn_jax.models import partition
+from odn_jax.pixels import normalize
+from odn_jax.run import checkpoint, record_files, workdir as workdir_lib
+from odn_jax.run.records import ModelInfo
 
 BATCH = 1024  # images per forward call: bounds memory on large inputs
 
 
-def class_names(info: dict) -> list[str]:
-  """model.json's `class_names` if the run stored them, else the class indices as text
-  (the digits and MNIST: '0'..'9')."""
-  names = info.get('class_names')
-  if names is not None:
-    if len(names) != info['num_classes']:
-      raise ValueError(f'model.json has {len(names)} class_names for {info["num_classes"]} classes')
-    return [str(n) for n in names]
-  return [str(i) for i in range(info['num_classes'])]
+def model_info(config, model, ds, depth: int, early_exit_epochs: int = 0) -> ModelInfo:
+  """What a reader of the subnet of depth `depth` of `model` needs to rebuild and feed it."""
+  return ModelInfo(**models.spec(model), input_shape=list(ds.input_shape),
+                   mean=list(config.data.mean), std=list(config.data.std), dataset=ds.name,
+                   class_names=getattr(ds, 'class_names', None),
+                   early_exit_epochs=early_exit_epochs, depth=depth)
+
+
+def save(workdir: workdir_lib.PathLike, variables: dict, info: ModelInfo, heads: str = 'all'):
+  """optimal/: stem, blocks 1..info.depth and head info.depth of `variables` (heads='all':
+  every head up to it, the early exits), with its model.json; all or nothing."""
+  subnet = {k: partition.extract(v, info.depth, heads=heads) for k, v in variables.items()}
+  checkpoint.save_variables(workdir_lib.optimal_path(workdir), subnet, info)
+
+
+def load(workdir: workdir_lib.PathLike) -> tuple[dict, ModelInfo]:
+  """(variables, model info) of the extracted subnet of the finished run in `workdir`."""
+  if not workdir_lib.model_info_path(workdir).is_file():
+    what = ('does not exist' if not workdir_lib.path(workdir).is_dir()
+            else 'holds no finished run')
+    raise NotFoundError(f'{workdir} {what}: no optimal/model.json (a run writes it when its '
+                        'search has finished: rerun launch/train.py with the same flags to '
+                        'complete it)')
+  info = record_files.load_model_info(workdir)
+  return checkpoint.load_variables(workdir_lib.optimal_path(workdir)), info
 
 
 class Subnet:
   """images -> logits of the optimal depth's head, normalisation included."""
 
-  def __init__(self, variables: dict, info: dict):
-    self.info = info
-    self.depth = int(info['depth'])
-    self.input_shape = tuple(info['input_shape'])
-    self.class_names = class_names(info)
-    self.model = models.from_info(info)  # in the dtype the run computed in
+  def __init__(self, variables: dict, info: ModelInfo | dict):
+    """`info`: the subnet's ModelInfo, or its model.json as a dict."""
+    self.model_info = info if isinstance(info, ModelInfo) else ModelInfo.from_json(info)
+    self.info = self.model_info.to_json()  # as optimal/model.json holds it
+    self.depth = self.model_info.depth
+    self.input_shape = tuple(self.model_info.input_shape)
+    self.class_names = self.model_info.labels
+    self.model = models.from_info(self.model_info)  # in the dtype the run computed in
     self.variables = jax.tree.map(jnp.asarray, variables)
-    mean = np.asarray(info['mean'], np.float32)
-    std = np.asarray(info['std'], np.float32)
+    mean, std = self.model_info.mean, self.model_info.std
     model, depth = self.model, self.depth
 
     @jax.jit
     def forward(variables, images):
-      # The same arithmetic as odn_jax.data.pipeline.normalize.
-      x = (images.astype(jnp.float32) * np.float32(1 / 255) - mean) / std
-      logits, _ = model.apply(variables['params'], variables['state'], x, depth, train=False)
+      logits, _ = model.apply(variables['params'], variables['state'],
+                              normalize(images, mean, std), depth, train=False)
       return logits
 
     self._forward = forward
@@ -99,10 +121,4 @@ class Subnet:
 def load_subnet(workdir: workdir_lib.PathLike) -> Subnet:
   """The extracted subnet of the finished run in `workdir` (its optimal/ folder; a local
   path, or any that etils.epath reads: gs://...)."""
-  if not workdir_lib.model_info_path(workdir).is_file():
-    what = ('does not exist' if not workdir_lib.path(workdir).is_dir()
-            else 'holds no finished run')
-    raise FileNotFoundError(f'{workdir} {what}: no optimal/model.json (a run writes it when '
-                            'its search has finished)')
-  variables, info = checkpoint.load_variables(workdir_lib.optimal_path(workdir))
-  return Subnet(variables, info)
+  return Subnet(*load(workdir))

@@ -5,6 +5,7 @@
   model = models.from_info(info)                    # the network an optimal/model.json describes
 """
 
+import dataclasses
 from typing import Any
 
 import jax.numpy as jnp
@@ -34,9 +35,11 @@ def spec(model: ResNet) -> dict:
           'dtype': model.dtype.name}
 
 
-def from_info(info: dict) -> ResNet:
-  """The network an optimal/model.json describes, computing in the dtype the run used."""
-  return build(info['arch'], info['num_classes'], info['width'], info.get('dtype', 'float32'))
+def from_info(info) -> ResNet:
+  """The network an optimal/model.json describes (its `odn_jax.run.records.ModelInfo`, or
+  `spec`'s JSON), computing in the dtype the run used."""
+  spec = info if isinstance(info, dict) else dataclasses.asdict(info)
+  return build(spec['arch'], spec['num_classes'], spec['width'], spec.get('dtype', 'float32'))
 
 
 __all__ = ['ARCHS', 'BN_MOMENTUM', 'BlockSpec', 'ResNet', 'block_key', 'build', 'compute_dtype',

@@ -5,11 +5,10 @@
   print(compare.format_table(rows, markdown=True))
 """
 
-import json
 import posixpath
 
 from odn_jax.errors import UserError
-from odn_jax.run import workdir as workdir_lib
+from odn_jax.run import record_files, workdir as workdir_lib
 from odn_jax.run.workdir import SUMMARY
 
 
@@ -34,16 +33,14 @@ class RunNotFinished(UserError, FileNotFoundError):
 
 
 def load_summary(workdir: workdir_lib.PathLike) -> dict:
+  """The fields of the workdir's summary.json (a summary of an older run may lack some)."""
   path = workdir_lib.file(workdir, SUMMARY)
   if not workdir_lib.path(workdir).is_dir():
     raise RunNotFinished(f'{workdir}: no such directory')
   if not path.is_file():
     raise RunNotFinished(f'{workdir}: no {SUMMARY}, the run has not finished (rerun the same '
                          'train command to complete it)')
-  try:
-    return json.loads(path.read_text())
-  except json.JSONDecodeError as e:
-    raise RunNotFinished(f'{workdir}: {SUMMARY} is not valid JSON ({e.msg})') from e
+  return record_files.load_summary_fields(workdir)
 
 
 def load_summaries(workdirs) -> dict[str, dict]:
@@ -64,8 +61,7 @@ def run_names(workdirs) -> list[str]:
 
 def row(name: str, summary: dict) -> dict:
   """The compared numbers of one run; a key the summary lacks is None."""
-  schedule = ' / '.join(str(summary.get(k, '?')) for k in ('search_mode', 'search_start',
-                                                           'grow_init'))
+  schedule = ' / '.join(str(summary[k]) for k in ('search_mode', 'search_start', 'grow_init'))
   out = {key: summary.get(key) for key, _, _ in COLUMNS}
   return {**out, 'run': name, 'schedule': schedule, 'max_depth': summary.get('max_depth')}
 

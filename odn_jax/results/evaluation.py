@@ -18,9 +18,11 @@ import ml_collections
 import numpy as np
 
 from odn_jax import data, models
+from odn_jax.deploy import subnet
 from odn_jax.errors import FlagError, NotFoundError
 from odn_jax.models import block_key, ResNet
-from odn_jax.run import checkpoint, parallel, workdir as workdir_lib
+from odn_jax.run import checkpoint, parallel, record_files, workdir as workdir_lib
+from odn_jax.run.records import ModelInfo
 
 
 @dataclasses.dataclass
@@ -77,7 +79,7 @@ class Run:
   workdir: str
   config: ml_collections.ConfigDict
   ds: data.Dataset
-  info: dict | None  # optimal/model.json, None before the run has finished
+  info: ModelInfo | None  # optimal/model.json, None before the run has finished
 
   @property
   def model(self) -> ResNet:
@@ -92,34 +94,16 @@ def load_run(workdir: str, ds: data.Dataset | None = None) -> Run:
   config = workdir_lib.load_config(workdir)
   if ds is None:
     ds = data.load(config)
-  info = workdir_lib.read_json_if_exists(workdir_lib.model_info_path(workdir))
-  if info is not None:
-    info = _with_dtype(info, workdir)
-  return Run(workdir, config, ds, info)
-
-
-def _with_dtype(info: dict, workdir: str) -> dict:
-  if 'dtype' not in info:  # a model.json written before it recorded the compute dtype
-    info = {**info, 'dtype': models.compute_dtype(workdir_lib.load_config(workdir))}
-  return info
-
-
-def subnet(workdir: str) -> tuple[dict, dict]:
-  """(variables, model_info) of the extracted optimal subnet."""
-  path = workdir_lib.optimal_path(workdir)
-  if not path.is_dir():
-    raise NotFoundError(f'{path} does not exist: the run in {workdir} has not finished '
-                        '(rerun launch/train.py with the same flags to complete it)')
-  variables, info = checkpoint.load_variables(path)
-  return variables, _with_dtype(info, workdir)
+  finished = workdir_lib.model_info_path(workdir).is_file()
+  return Run(workdir, config, ds, record_files.load_model_info(workdir) if finished else None)
 
 
 def load_weights(workdir: str, weights: str = 'optimal') -> tuple[dict, int]:
   """(variables, depth): the extracted subnet ('optimal'), or the full tree of the latest
   checkpoint ('full', every block and head)."""
   if weights == 'optimal':
-    variables, info = subnet(workdir)
-    return variables, info['depth']
+    variables, info = subnet.load(workdir)
+    return variables, info.depth
   if weights == 'full':
     variables = jax.tree.map(np.asarray, checkpoint.restore_full_variables(workdir))
     depth = 0
@@ -154,14 +138,13 @@ def evaluate_run(run: Run, split: str = 'test', full: bool = True, tags: bool = 
   if tags:
     rows = []
     for depth, path in workdir_lib.depth_tags(run.workdir).items():
-      variables, _ = checkpoint.load_variables(path)
-      out = head_outputs(model, variables, ds.eval_batches(split), depth)
+      out = head_outputs(model, checkpoint.load_variables(path), ds.eval_batches(split), depth)
       rows.append({'depth': depth, 'accuracy': out.accuracy[-1]})
     result['depth_tags'] = rows
   if subnet_too and run.info is not None:
-    variables, info = subnet(run.workdir)
-    out = head_outputs(model, variables, ds.eval_batches(split), info['depth'])
-    result['subnet'] = {'depth': info['depth'], 'heads': out.heads,
+    variables, info = subnet.load(run.workdir)
+    out = head_outputs(model, variables, ds.eval_batches(split), info.depth)
+    result['subnet'] = {'depth': info.depth, 'heads': out.heads,
                         'accuracy_per_head': out.accuracy, 'accuracy': out.accuracy[-1]}
   return result
 

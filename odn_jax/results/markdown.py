@@ -1,20 +1,22 @@
 """report.md of a finished run (with its plots), and the subnet's model card."""
 
+import itertools
+
 from odn_jax import models
 from odn_jax.models import ResNet, size, speed
 from odn_jax.results import model_card, plots as plots_lib
-from odn_jax.run import workdir as workdir_lib
+from odn_jax.run import record_files, records, workdir as workdir_lib
 
 
-def warnings_markdown(s: dict) -> list[str]:
+def warnings_markdown(warnings: list[str]) -> list[str]:
   """report.md's Warnings section, when the run had any."""
-  if not s.get('warnings'):
+  if not warnings:
     return []
-  return ['', '## Warnings', ''] + [f'- **{w}**' for w in s['warnings']]
+  return ['', '## Warnings', ''] + [f'- **{w}**' for w in warnings]
 
-def throughput_markdown(s: dict) -> list[str]:
+
+def throughput_markdown(t: dict | None) -> list[str]:
   """report.md's measured inference speed of the subnet against the full network."""
-  t = s.get('throughput')
   if not t:
     return []
   lines = ['', '## Inference speed', '',
@@ -30,54 +32,73 @@ def throughput_markdown(s: dict) -> list[str]:
   return lines
 
 
-def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> str:
-  """report.md and plots/*.png of a finished run: its summary, its history, its network;
-  and optimal/README.md, the extracted subnet's model card.
+def epochs_markdown(history: list[dict]) -> list[str]:
+  """report.md's Epochs section: every metric of the epochs (EpochRecord.metrics, as
+  TensorBoard has them) at the last epoch of each phase and depth, in the search's order."""
+  stretches = [list(group) for _, group in itertools.groupby(
+      records.epochs(history), lambda r: (r.phase, r.depth))]
+  if not stretches:
+    return []
+  names = list(dict.fromkeys(k for stretch in stretches for k in stretch[-1].metrics))
+  lines = ['', '## Epochs', '', 'Each phase and depth of the search at its last epoch:', '',
+           '| epochs | phase | depth | learning rate | ' + ' | '.join(names) + ' |',
+           '|---|---|---|---|' + '---|' * len(names)]
+  for stretch in stretches:
+    first, last = stretch[0], stretch[-1]
+    span = f'{first.epoch}' if first is last else f'{first.epoch}-{last.epoch}'
+    cells = [f'{last.metrics[k]:.4g}' if k in last.metrics else '' for k in names]
+    lines.append(f'| {span} | {last.phase} | {last.depth} | {last.learning_rate:.3g} | '
+                 + ' | '.join(cells) + ' |')
+  return lines
+
+
+def write_report(workdir: str, s: records.Summary, history: list[dict], model: ResNet) -> str:
+  """report.md and plots/*.png of a finished run: its summary, its history (plain records,
+  as the controller folds them), its network; and optimal/README.md, the extracted
+  subnet's model card.
 
   Written by process 0 only (every process of a multi-host run calls it)."""
   path = workdir_lib.file(workdir, workdir_lib.REPORT)
   if not workdir_lib.is_writer():
     return path
-  info = workdir_lib.read_json_if_exists(workdir_lib.model_info_path(workdir))
-  if info is not None:
-    workdir_lib.write_text(workdir_lib.model_card_path(workdir),
-                           model_card.text(s, info, workdir))
-  sizes = size.depth_table(model, s['input_shape'])
+  if workdir_lib.model_info_path(workdir).is_file():
+    workdir_lib.write_text(workdir_lib.model_card_path(workdir), model_card.text(
+        s, record_files.load_model_info(workdir), workdir))
+  sizes = size.depth_table(model, s.input_shape)
   # Early exits whose heads were not trained on the final trunk are stale: not reported.
-  early_exit_rows = s.get('early_exit') if s.get('early_exit_epochs') else None
-  plots = plots_lib.write_plots(workdir, s, history, sizes, early_exit_rows)
+  early_exit_rows = s.early_exit if s.early_exit_epochs else None
+  plots = plots_lib.write_plots(workdir, s.to_json(), history, sizes, early_exit_rows)
   lines = [
-      f'# Optimal depth of {s["arch"]} on {s["dataset"]}', '',
-      f'**Optimal depth: {s["optimal_depth"]} of {s["max_depth"]}** — validation '
-      f'{s["val_accuracy"]:.2f}%, test {s["test_accuracy"]:.2f}% (target '
-      f'{s["target_accuracy"]:g}% ± {s["tolerance"]:g}), {s["params_optimal"]:,} of '
-      f'{s["params_full"]:,} parameters ({s["memory_reduction_pct"]:.2f}% smaller), '
-      f'{s["flops_optimal"] / 1e6:.1f} of {s["flops_full"] / 1e6:.1f} MFLOPs per example.', '',
-      f'Search: schedule `{s.get("schedule", "paper")}`, mode `{s.get("search_mode", "target")}`, '
-      f'{s["epochs_total"]} epochs '
-      f'({s.get("warmup_epochs", 0)} of warm-up), {s["wall_clock_s"]:.0f} s on '
-      f'{s["num_devices"]} device(s)'
-      + (f' in {s["num_processes"]} processes' if s.get('num_processes', 1) > 1 else '')
-      + f', seed {s["seed"]}. Stopped because: {s["stop_reason"]}.',
-      *warnings_markdown(s),
+      f'# Optimal depth of {s.arch} on {s.dataset}', '',
+      f'**Optimal depth: {s.optimal_depth} of {s.max_depth}** — validation '
+      f'{s.val_accuracy:.2f}%, test {s.test_accuracy:.2f}% (target '
+      f'{s.target_accuracy:g}% ± {s.tolerance:g}), {s.params_optimal:,} of '
+      f'{s.params_full:,} parameters ({s.memory_reduction_pct:.2f}% smaller), '
+      f'{s.flops_optimal / 1e6:.1f} of {s.flops_full / 1e6:.1f} MFLOPs per example.', '',
+      f'Search: schedule `{s.schedule}`, mode `{s.search_mode}`, {s.epochs_total} epochs '
+      f'({s.warmup_epochs} of warm-up), {s.wall_clock_s:.0f} s on {s.num_devices} device(s)'
+      + (f' in {s.num_processes} processes' if s.num_processes > 1 else '')
+      + f', seed {s.seed}. Stopped because: {s.stop_reason}.',
+      *warnings_markdown(s.warnings),
       '', '| depth | epochs | best val. acc. | params | bytes | MFLOPs | memory reduction | '
       'left because |', '|---|---|---|---|---|---|---|---|']
-  for r in s['per_depth']:
-    mark = ' **(optimal)**' if r['depth'] == s['optimal_depth'] else ''
+  for r in s.per_depth:
+    mark = ' **(optimal)**' if r['depth'] == s.optimal_depth else ''
     lines.append(f'| {r["depth"]}{mark} | {r["epochs"]} | {r["best_val_accuracy"]:.2f}% | '
                  f'{r["params"]:,} | {r["bytes"]:,} | {r["flops"] / 1e6:.1f} | '
-                 f'{r["memory_reduction_pct"]:.2f}% | {r.get("left_because", "")} |')
-  if s.get('compile'):
+                 f'{r["memory_reduction_pct"]:.2f}% | {r["left_because"]} |')
+  lines += epochs_markdown(history)
+  if s.compile:
     lines += ['', '## Compilation', '', '| phase | depth | epochs (s) | compiling (s) | share |',
               '|---|---|---|---|---|']
     lines += [f'| {r["phase"]} | {r["depth"]} | {r["epochs_s"]:.1f} | {r["compile_s"]:.2f} | '
-              f'{r["compile_pct"]:.1f}% |' for r in s['compile']]
-  lines += throughput_markdown(s)
+              f'{r["compile_pct"]:.1f}% |' for r in s.compile]
+  lines += throughput_markdown(s.throughput)
   if early_exit_rows:
     lines += ['', '## Early exit (test split)', '',
-              f'Heads 1..{s["optimal_depth"] - 1} trained {s["early_exit_epochs"]} more epochs '
+              f'Heads 1..{s.optimal_depth - 1} trained {s.early_exit_epochs} more epochs '
               'after the search on the final trunk, frozen: the blocks and head '
-              f'{s["optimal_depth"]} are those measured above.', '',
+              f'{s.optimal_depth} are those measured above.', '',
               '| threshold | accuracy | MFLOPs / example | exits per head |', '|---|---|---|---|']
     lines += [f'| {r["threshold"]:.2f} | {r["accuracy"]:.2f}% | {r["mean_flops"] / 1e6:.2f} | '
               f'{r["exits_per_head"]} |' for r in early_exit_rows]
@@ -88,10 +109,7 @@ def write_report(workdir: str, s: dict, history: list[dict], model: ResNet) -> s
 
 def write_report_of(workdir: str) -> str:
   """`write_report` of a finished workdir, from what it holds on disk."""
-  s = workdir_lib.load_summary(workdir)
   config = workdir_lib.load_config(workdir)
-  if 'input_shape' not in s:  # summaries written before it was recorded
-    info = workdir_lib.read_json(workdir_lib.model_info_path(workdir))
-    s = {**s, 'input_shape': info['input_shape']}
   model = models.from_config(config, config.data.num_classes)
-  return write_report(workdir, s, workdir_lib.load_history(workdir), model)
+  return write_report(workdir, record_files.load_summary(workdir),
+                      record_files.load_history(workdir), model)

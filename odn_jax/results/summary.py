@@ -1,11 +1,11 @@
-"""summary.json and history.json: what a run found, and its epochs so far."""
+"""What a run found: its `Summary` (summary.json, written by `odn_jax.run.record_files`)."""
 
 import jax
 
 from odn_jax import search
 from odn_jax.data import checks
 from odn_jax.models import size, speed
-from odn_jax.run import workdir as workdir_lib
+from odn_jax.run import records, workdir as workdir_lib
 
 
 def kept_val_accuracy(history, tried: dict, depth: int) -> float:
@@ -16,7 +16,10 @@ def kept_val_accuracy(history, tried: dict, depth: int) -> float:
   return history[-1]['val_accuracy_per_head'][depth - 1]
 
 
-def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s: float) -> dict:
+def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s: float,
+            early_exit: list[dict] | None = None,
+            early_exit_epochs: int | None = None) -> records.Summary:
+  """The early-exit sweep and epochs, where the subnet's exits were trained."""
   depth = plan.depth
   params_table = size.depth_table(model, ds.input_shape, flops=bool(config.search.budget.flops))
   tried = search.per_depth(history, config, params_table)
@@ -27,7 +30,7 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
   # (or not) and time nothing it reports.
   measured = ({'throughput': speed.subnet_against_full(model, ds.input_shape, depth)}
               if config.get('measure_throughput', True) and workdir_lib.is_writer() else {})
-  return {
+  return records.Summary(**{
       'dataset': ds.name,
       'arch': config.model.arch,
       'width': config.model.width,
@@ -62,36 +65,26 @@ def summary(config, model, ds, history, plan, test_accuracy: float, wall_clock_s
       # The data checks' warnings and a test accuracy no better than chance: loud, not silent.
       'warnings': checks.run_warnings(getattr(ds, 'warnings', []), test_accuracy,
                                       ds.num_classes),
-      **measured,
-  }
+      **measured, 'early_exit': early_exit, 'early_exit_epochs': early_exit_epochs})
 
 
 def compile_share(history) -> list[dict]:
   """Per phase and depth: seconds of its epochs and of compiling inside them."""
   rows = {}
-  for h in history:
-    if 'seconds' not in h:  # histories written before epochs were timed
+  for h in records.epochs(history):
+    if h.seconds is None:  # histories written before epochs were timed
       continue
-    row = rows.setdefault((h['phase'], h['depth']), {'phase': h['phase'], 'depth': h['depth'],
-                                                     'epochs_s': 0.0, 'compile_s': 0.0})
-    row['epochs_s'] += h['seconds']
-    row['compile_s'] += h['compile_s']
+    row = rows.setdefault((h.phase, h.depth), {'phase': h.phase, 'depth': h.depth,
+                                               'epochs_s': 0.0, 'compile_s': 0.0})
+    row['epochs_s'] += h.seconds
+    row['compile_s'] += h.compile_s
   return [{**row, 'epochs_s': round(row['epochs_s'], 2), 'compile_s': round(row['compile_s'], 2),
            'compile_pct': round(100 * row['compile_s'] / max(row['epochs_s'], 1e-9), 2)}
           for row in rows.values()]
 
 
-def write_summary(workdir: str, summary_dict: dict):
-  """summary.json; its existence marks the run as finished."""
-  workdir_lib.write_json(workdir_lib.file(workdir, workdir_lib.SUMMARY), summary_dict)
-
-
-def write_history(workdir: str, history: list[dict]):
-  """history.json: one record per epoch so far (phase, depth, loss, validation accuracy)."""
-  workdir_lib.write_json(workdir_lib.file(workdir, workdir_lib.HISTORY), history)
-
-
 def depth_table_text(s: dict) -> str:
+  """The console's table of a summary as `train_and_evaluate` returns it."""
   lines = [f'{s["dataset"]} {s["arch"]}: optimal depth {s["optimal_depth"]} of {s["max_depth"]}'
            f', val {s["val_accuracy"]:.2f}%, test {s["test_accuracy"]:.2f}%, '
            f'{s["params_optimal"]:,} of {s["params_full"]:,} params '
@@ -102,5 +95,5 @@ def depth_table_text(s: dict) -> str:
     mark = '  <- optimal' if row['depth'] == s['optimal_depth'] else ''
     lines.append(f'{row["depth"]:>5} {row["epochs"]:>6} {row["best_val_accuracy"]:>8.2f}% '
                  f'{row["params"]:>12,} {row["memory_reduction_pct"]:>9.2f}%{mark}')
-  lines += [f'warning: {w}' for w in s.get('warnings', [])]
+  lines += [f'warning: {w}' for w in s['warnings']]
   return '\n'.join(lines)

@@ -9,7 +9,7 @@ import time
 from absl import logging
 import jax
 
-from odn_jax.run import workdir as workdir_lib
+from odn_jax.run import records, workdir as workdir_lib
 
 
 class EventFile:
@@ -120,15 +120,10 @@ class MetricWriter:
     self._file.flush()
 
   def write_epoch(self, record: dict):
-    """One history.json record, at step = its epoch number."""
-    scalars = {'val_accuracy': record['val_accuracy'], 'loss': record['loss'],
-               'learning_rate': record['learning_rate'], 'depth': record['depth']}
-    per_head = record['val_accuracy_per_head']
-    if len(per_head) > 1:  # the warm-up evaluates every head
-      scalars.update({f'val_accuracy_head_{d:02d}': a for d, a in enumerate(per_head, 1)})
-    if record.get('steps') and record.get('seconds'):  # the epoch's wall clock, validation in
-      scalars['steps_per_s'] = record['steps'] / record['seconds']
-    self.write_scalars(record['epoch'], scalars)
+    """One history record (plain, as the controller folds it), at step = its epoch number:
+    its scalars, `EpochRecord.scalars()`."""
+    epoch = records.EpochRecord.from_json(record)
+    self.write_scalars(epoch.epoch, epoch.scalars())
 
   def close(self):
     if self._file is not None:

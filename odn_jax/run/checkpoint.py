@@ -13,8 +13,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from odn_jax.errors import NotFoundError, UserError
-from odn_jax.models import partition
-from odn_jax.run import workdir as workdir_lib
+from odn_jax.run import record_files, records, workdir as workdir_lib
 
 
 class CheckpointError(UserError, ValueError):
@@ -69,7 +68,10 @@ def restore_meta(mngr: ocp.CheckpointManager, step: int) -> dict:
     raise _unusable(mngr, step, e) from e
   if not isinstance(meta, dict) or not {'history', 'plan', 'epoch_step'} <= set(meta):
     raise _unusable(mngr, step, ValueError('metadata incomplete'))
-  return meta
+  try:  # epochs saved by an older version: read as history.json's are
+    return {**meta, 'history': records.checked(meta['history'])}
+  except (ValueError, TypeError) as e:
+    raise _unusable(mngr, step, e) from e
 
 
 def restore_tree(mngr: ocp.CheckpointManager, step: int, template):
@@ -81,7 +83,8 @@ def restore_tree(mngr: ocp.CheckpointManager, step: int, template):
   return restored['train']
 
 
-def save_variables(path: workdir_lib.PathLike, variables: dict, model_info: dict | None = None):
+def save_variables(path: workdir_lib.PathLike, variables: dict,
+                   model_info: records.ModelInfo | None = None):
   """{'params', 'state'} (host copies) and an optional model.json, all or nothing at `path`."""
   host = jax.tree.map(np.asarray, variables)
 
@@ -91,27 +94,19 @@ def save_variables(path: workdir_lib.PathLike, variables: dict, model_info: dict
       checkpointer.save(tmp / workdir_lib.VARIABLES, host)
       checkpointer.wait_until_finished()  # complete before the rename publishes it
     if model_info is not None:
-      workdir_lib.write_json(tmp / workdir_lib.MODEL_INFO, model_info)
+      record_files.write_model_info(tmp / workdir_lib.MODEL_INFO, model_info)
 
   workdir_lib.write_folder(path, write, collective=True)
 
 
-def save_optimal(workdir: workdir_lib.PathLike, variables: dict, depth: int, model_info: dict,
-                 heads: str = 'all'):
-  """The extracted subnet: stem, blocks 1..depth and head `depth` (heads='all': every head
-  up to it, the early exits)."""
-  subnet = {k: partition.extract(v, depth, heads=heads) for k, v in variables.items()}
-  save_variables(workdir_lib.optimal_path(workdir), subnet, {**model_info, 'depth': depth})
-
-
-def load_variables(path: workdir_lib.PathLike) -> tuple[dict, dict | None]:
-  """(variables, model_info) saved by `save_variables`."""
+def load_variables(path: workdir_lib.PathLike) -> dict:
+  """The {'params', 'state'} saved by `save_variables` (the subnet with its model.json:
+  `odn_jax.deploy.subnet.load`)."""
   path = workdir_lib.path(path)
   if not (path / workdir_lib.VARIABLES).is_dir():
     raise NotFoundError(f'no saved variables under {path}')
   with ocp.StandardCheckpointer() as checkpointer:
-    variables = checkpointer.restore(path / workdir_lib.VARIABLES)
-  return variables, workdir_lib.read_json_if_exists(path / workdir_lib.MODEL_INFO)
+    return checkpointer.restore(path / workdir_lib.VARIABLES)
 
 
 def restore_full_variables(workdir: workdir_lib.PathLike) -> dict:

@@ -154,6 +154,8 @@ def write_folder(target: PathLike, write: Callable[[epath.Path], None],
 # --------------------------------------------------------------------------- reading
 
 def read_json(source: PathLike):
+  """The JSON in `source`: the low-level read under `odn_jax.run.record_files`, which reads
+  history.json, summary.json and model.json as typed records."""
   return json.loads(epath.Path(source).read_text())
 
 
@@ -168,18 +170,6 @@ def load_config(workdir: PathLike) -> ml_collections.ConfigDict:
   if not source.is_file():
     raise NotFoundError(f'{source} does not exist; pass the --workdir of a training run')
   return ml_collections.ConfigDict(read_json(source))
-
-
-def load_summary(workdir: PathLike) -> dict:
-  source = file(workdir, SUMMARY)
-  if not source.is_file():
-    raise NotFoundError(f'{source} does not exist: the run in {workdir} has not finished (its '
-                        f'{HISTORY} has every epoch so far; rerun launch/train.py to finish it)')
-  return read_json(source)
-
-
-def load_history(workdir: PathLike) -> list[dict]:
-  return read_json_if_exists(file(workdir, HISTORY), [])
 
 
 # --------------------------------------------------------------------------- starting a run
@@ -206,7 +196,7 @@ def config_differences(saved: dict, current: dict,
 
 def prepare(config: ml_collections.ConfigDict, workdir: PathLike) -> dict | None:
   """Creates `workdir`, or checks that it holds a run of this config; returns the summary
-  of a finished run (None otherwise)."""
+  of a finished run as summary.json holds it (None otherwise)."""
   root = path(workdir)
   text = config.to_json()
   current, first = json.loads(text), json.loads(parallel.from_process_0(text))
@@ -236,4 +226,7 @@ def prepare(config: ml_collections.ConfigDict, workdir: PathLike) -> dict | None
                           f'{", ".join(differ)}); use a new --workdir or --fresh to start over')
   if saved != current:  # new, or moved (a new data_dir): what evaluate.py will read
     write_text(config_file, config.to_json(indent=1))
-  return read_json_if_exists(file(workdir, SUMMARY))
+  # record_files reads through this module: imported here, not above it.
+  from odn_jax.run import record_files  # pylint: disable=g-import-not-at-top
+  finished = record_files.load_summary_if_exists(workdir)
+  return None if finished is None else finished.to_json()

@@ -23,24 +23,19 @@ from typing import Callable
 import jax
 import ml_collections
 
-from odn_jax import models, search
+from odn_jax import search
+from odn_jax.deploy import subnet
 from odn_jax.errors import ConfigError
 from odn_jax.models import size
 from odn_jax.results import early_exit, evaluation, markdown, summary as summary_lib, tensorboard
-from odn_jax.run import checkpoint, compilation, parallel, workdir as workdir_lib
+from odn_jax.run import checkpoint, compilation, parallel, record_files, records
+from odn_jax.run import workdir as workdir_lib
 from odn_jax.search import growth, race
 from odn_jax.train import epoch as epoch_lib, steps as steps_lib
 from odn_jax.train.exits import train_exits
 from odn_jax.train.preemption import Preempted, preemption_check
 from odn_jax.train.setup import Setup
 from odn_jax.train.state import RunState
-
-
-def model_info(config, model, ds) -> dict:
-  """What a reader of the extracted subnet needs to rebuild and feed it."""
-  return {**models.spec(model), 'input_shape': list(ds.input_shape),
-          'mean': list(config.data.mean), 'std': list(config.data.std),
-          'dataset': ds.name, 'class_names': getattr(ds, 'class_names', None)}
 
 
 def check_config(config):
@@ -107,16 +102,15 @@ def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | N
   val = epoch_lib.evaluate(setup.steps.eval, run.ts.params, run.ts.batch_stats,
                            setup.batches('validation'), plan.depth)
   val_count = setup.ds.num_examples['validation']
-  record = {'epoch': epoch + 1, 'phase': plan.phase, 'depth': plan.depth,
-            'learning_rate': plan.learning_rate, 'loss': loss,
-            'val_accuracy': float(val[-1]),
-            # exact: the percentage was computed in float64 from the counts
-            'val_correct': int(round(val[-1] * val_count / 100.0)),
-            'val_count': val_count,
-            'val_accuracy_per_head': [float(v) for v in val],
-            'steps': done,  # trained in `seconds` (fewer in an epoch resumed midway)
-            'seconds': round(time.time() - started, 3),
-            'compile_s': round(compilation.seconds() - compile_started, 3)}
+  record = records.EpochRecord(
+      epoch=epoch + 1, phase=plan.phase, depth=plan.depth, learning_rate=plan.learning_rate,
+      # Every scalar of the epoch: history.json, TensorBoard and report.md show them all.
+      metrics={'loss': loss, 'val_accuracy': float(val[-1])},
+      # exact: the percentage was computed in float64 from the counts
+      val_correct=int(round(val[-1] * val_count / 100.0)), val_count=val_count,
+      val_accuracy_per_head=[float(v) for v in val],
+      steps=done, seconds=round(time.time() - started, 3),
+      compile_s=round(compilation.seconds() - compile_started, 3)).to_json()
   run.history.append(record)
   run.epoch_step, run.metrics = 0, steps_lib.zero_metrics(plan.num_heads)
   return record
@@ -130,28 +124,29 @@ def epoch_line(record: dict, position: search.Position, config) -> str:
           + f'target {config.search.target:g}%  lr {record["learning_rate"]:.3g}')
 
 def extract_and_report(run: RunState, setup: Setup, workdir: str, started: float) -> dict:
-  """Saves the optimal subnet, tests it once (with its early exits), writes the results."""
+  """Saves the optimal subnet, tests it once (with its early exits), writes the results;
+  returns the summary as summary.json holds it."""
   config, model, ds = setup.config, setup.model, setup.ds
   depth, variables = run.plan.depth, run.variables
   exit_epochs = config.early_exit_epochs if depth > 1 else 0
   if exit_epochs:
     variables = train_exits(variables, depth, len(run.history), setup)
-  checkpoint.save_optimal(workdir, variables, depth,
-                          {**model_info(config, model, ds), 'early_exit_epochs': exit_epochs},
-                          heads='all' if exit_epochs else 'last')
+  subnet.save(workdir, variables, subnet.model_info(config, model, ds, depth, exit_epochs),
+              heads='all' if exit_epochs else 'last')
   # The test split is seen once, by the extracted subnet as saved.
-  subnet, _ = checkpoint.load_variables(workdir_lib.optimal_path(workdir))
-  outputs = evaluation.head_outputs(model, subnet, setup.batches('test'), depth)
-  summary = summary_lib.summary(config, model, ds, run.history, run.plan,
-                           test_accuracy=outputs.accuracy[-1],
-                           wall_clock_s=time.time() - started)
+  variables, _ = subnet.load(workdir)
+  outputs = evaluation.head_outputs(model, variables, setup.batches('test'), depth)
+  exits = {}
   if exit_epochs:
     flops = [size.forward_flops(model, ds.input_shape, d) for d in range(1, depth + 1)]
-    summary['early_exit'] = early_exit.sweep(outputs, flops)
-    summary['early_exit_epochs'] = exit_epochs
-  summary_lib.write_summary(workdir, summary)
+    exits = {'early_exit': early_exit.sweep(outputs, flops), 'early_exit_epochs': exit_epochs}
+  summary = summary_lib.summary(config, model, ds, run.history, run.plan,
+                                test_accuracy=outputs.accuracy[-1],
+                                wall_clock_s=time.time() - started, **exits)
+  record_files.write_history(workdir, run.history)  # again: a run resumed after its search
+  record_files.write_summary(workdir, summary)
   markdown.write_report(workdir, summary, run.history, model)
-  return summary
+  return summary.to_json()
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
@@ -220,7 +215,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         if (plan.phase, plan.depth) != (record['phase'], record['depth']):
           setup.say(f'-> {plan.phase} at depth {plan.depth}: {plan.reason}')
         run.move_to(plan, workdir)
-        summary_lib.write_history(workdir, run.history)
+        record_files.write_history(workdir, run.history)
         writer.write_epoch(record)
         save()
         if not run.plan.done and should_stop(run.history):

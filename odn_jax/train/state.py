@@ -102,7 +102,7 @@ class RunState:
       checkpoint.save_variables(workdir_lib.depth_path(workdir, old.depth), self.best)
     if plan.done:
       if plan.depth != old.depth:  # a mode looked back to a shallower depth: its own weights
-        tagged, _ = checkpoint.load_variables(workdir_lib.depth_path(workdir, plan.depth))
+        tagged = checkpoint.load_variables(workdir_lib.depth_path(workdir, plan.depth))
         self.variables = {k: partition.merge(self.variables[k], tagged[k]) for k in tagged}
       self.ts = self.best = self.metrics = None
       return
