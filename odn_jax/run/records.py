@@ -14,13 +14,13 @@ them and the checkpoints save them as they are; `epochs(history)` is their typed
 """
 
 import dataclasses
-import json
 from typing import Sequence
 
 from odn_jax.run import workdir as workdir_lib
 
 FORMAT_VERSION = 1
 VERSION_KEY = 'format_version'
+
 
 def upgrade(kind: str, value: dict, workdir=None) -> dict:
   """`value`, one record of a file of `kind` ('summary', 'epoch', 'model_info'), at
@@ -49,9 +49,9 @@ def upgrade(kind: str, value: dict, workdir=None) -> dict:
       value.setdefault(key, default)
     value['per_depth'] = [{**row, 'left_because': row.get('left_because', '')}
                           for row in value.get('per_depth', [])]
-    if 'input_shape' not in value and workdir is not None:  # model.json had it
-      value['input_shape'] = workdir_lib.read_json(
-          workdir_lib.model_info_path(workdir))['input_shape']
+    info = None if workdir is None else workdir_lib.model_info_path(workdir)
+    if 'input_shape' not in value and info is not None and info.is_file():  # model.json had it
+      value['input_shape'] = workdir_lib.read_json(info)['input_shape']
   elif kind == 'model_info':
     # Before the compute dtype was recorded the run's config said it; before early exits
     # were trained on the final trunk there were none to report.
@@ -62,7 +62,7 @@ def upgrade(kind: str, value: dict, workdir=None) -> dict:
 
 
 def _config(workdir) -> dict:
-  """The run's config.json as JSON, or {} (without a workdir, or a readable config)."""
+  """The run's config.json as JSON; {} without a workdir or a readable config.json."""
   if workdir is None:
     return {}
   source = workdir_lib.file(workdir, workdir_lib.CONFIG)
