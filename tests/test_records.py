@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from odn_jax.results import compare, markdown, tensorboard
-from odn_jax.run import record_files, records
+from odn_jax.run import record_files, records, workdir
 
 ROOT = Path(__file__).resolve().parents[1]
 V0_RUN = ROOT / 'tests' / 'data' / 'v0_run'  # config.json, history.json, summary.json, model.json
@@ -141,3 +141,26 @@ def test_compare_and_report_of_a_damaged_summary_exit_in_one_line(tmp_path):
                        capture_output=True, text=True, check=False, cwd=ROOT, timeout=300)
   assert out.returncode == 2 and 'summary.json cannot be read' in out.stderr
   assert 'Traceback' not in out.stderr
+
+
+def v0_config():
+  """The config the fixture's run was started with, on the main of today."""
+  from configs import quickstart  # pylint: disable=g-import-not-at-top
+  config = quickstart.get_config()
+  config.model.width, config.model.max_depth = 4, 2
+  config.data.train_subset, config.precise_bn_batches = 256, 2
+  config.warmup.epochs, config.search.max_epochs_per_depth = 1, 1
+  return config
+
+
+def test_a_version_0_run_is_recognised_with_the_config_keys_added_since(tmp_path):
+  run = tmp_path / 'run'
+  shutil.copytree(V0_RUN, run)
+  (run / 'checkpoints' / '000003').mkdir(parents=True)  # it trained: configs are compared
+  assert not set(records.CONFIG_ADDED) & set(workdir.flatten(read('config.json')))
+  assert workdir.prepare(v0_config(), str(run)) == read('summary.json')  # finished: recognised
+  other = v0_config()
+  other.search.parallel_depths = 2  # a key added since, not as the old run had it
+  with pytest.raises(ValueError, match='search.parallel_depths'):
+    workdir.prepare(other, str(run))
+  assert workdir.load_config(run).search.parallel_depths == 1

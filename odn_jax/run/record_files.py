@@ -57,11 +57,11 @@ def load_summary_fields(workdir) -> dict:
               lambda value: records.upgrade('summary', value, workdir))
 
 
-def load_summary_if_exists(workdir) -> Summary | None:
-  """The summary of a finished run, None before it has finished."""
-  if not workdir_lib.file(workdir, workdir_lib.SUMMARY).is_file():
-    return None
-  return load_summary(workdir)
+def load_summary_as_written(workdir) -> dict | None:
+  """summary.json as its run wrote it (the summary `train_and_evaluate` returns again for
+  a finished run), None before the run has finished."""
+  source = workdir_lib.file(workdir, workdir_lib.SUMMARY)
+  return read(source, 'summary', lambda value: value) if source.is_file() else None
 
 
 def load_history(workdir) -> list[dict]:

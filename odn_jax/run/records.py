@@ -14,6 +14,7 @@ them and the checkpoints save them as they are; `epochs(history)` is their typed
 """
 
 import dataclasses
+import json
 from typing import Sequence
 
 from odn_jax.run import workdir as workdir_lib
@@ -21,10 +22,15 @@ from odn_jax.run import workdir as workdir_lib
 FORMAT_VERSION = 1
 VERSION_KEY = 'format_version'
 
+# Config keys added since version 0 (main at efca7f6), at the value every run before them
+# had: an older run's config.json reads with them, so its workdir resumes. A key added to
+# the config later goes here too.
+CONFIG_ADDED = {'search.parallel_depths': 1, 'search.race_lookahead': None}
+
 
 def upgrade(kind: str, value: dict, workdir=None) -> dict:
-  """`value`, one record of a file of `kind` ('summary', 'epoch', 'model_info'), at
-  FORMAT_VERSION: the one conversion of older files. A record without `format_version` is
+  """`value`, one record of a file of `kind` ('summary', 'epoch', 'model_info', 'config'),
+  at FORMAT_VERSION: the one conversion of older files. A record without `format_version` is
   version 0; what it lacks is filled in as the run had it, from its `workdir` where given
   (config.json, optimal/model.json), else as the defaults were then."""
   if not isinstance(value, dict):
@@ -33,6 +39,15 @@ def upgrade(kind: str, value: dict, workdir=None) -> dict:
   if version > FORMAT_VERSION:
     raise ValueError(f'format_version {version} was written by a newer odn_jax (this one '
                      f'reads up to {FORMAT_VERSION}); upgrade odn_jax')
+  if kind == 'config':  # config.json carries no version: the keys it lacks say it
+    value = json.loads(json.dumps(value))
+    for dotted, default in CONFIG_ADDED.items():
+      *sections, key = dotted.split('.')
+      section = value
+      for name in sections:
+        section = section.setdefault(name, {})
+      section.setdefault(key, default)
+    return value
   if version == FORMAT_VERSION:
     return value
   value, config = dict(value), _config(workdir)

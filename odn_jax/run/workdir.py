@@ -169,7 +169,8 @@ def load_config(workdir: PathLike) -> ml_collections.ConfigDict:
   source = file(workdir, CONFIG)
   if not source.is_file():
     raise NotFoundError(f'{source} does not exist; pass the --workdir of a training run')
-  return ml_collections.ConfigDict(read_json(source))
+  from odn_jax.run import records  # pylint: disable=g-import-not-at-top  # reads through here
+  return ml_collections.ConfigDict(records.upgrade('config', read_json(source)))
 
 
 # --------------------------------------------------------------------------- starting a run
@@ -217,6 +218,9 @@ def prepare(config: ml_collections.ConfigDict, workdir: PathLike) -> dict | None
     if not is_remote(root) and not os.access(root, os.W_OK):
       raise ConfigError(f'workdir {workdir} is not writable; pass a directory you can write')
     saved = read_json_if_exists(config_file)
+    if saved is not None:  # with the keys added since it was written, as its run had them
+      from odn_jax.run import records  # pylint: disable=g-import-not-at-top
+      saved = records.upgrade('config', saved)
     checkpoints = file(workdir, CHECKPOINTS)
     trained = checkpoints.is_dir() and any(True for _ in checkpoints.iterdir())
     if saved is not None and trained:  # a config whose run never trained is simply replaced
@@ -228,5 +232,4 @@ def prepare(config: ml_collections.ConfigDict, workdir: PathLike) -> dict | None
     write_text(config_file, config.to_json(indent=1))
   # record_files reads through this module: imported here, not above it.
   from odn_jax.run import record_files  # pylint: disable=g-import-not-at-top
-  finished = record_files.load_summary_if_exists(workdir)
-  return None if finished is None else finished.to_json()
+  return record_files.load_summary_as_written(workdir)
