@@ -49,8 +49,8 @@ def test_describe_is_the_size_table():
 
 
 @pytest.fixture(scope='module')
-def run_and_net(quickstart_run):
-  config, workdir, summary = quickstart_run
+def run_and_net(tiny_run):
+  config, workdir, summary = tiny_run
   images, labels = data.load_splits(config.data)['test']
   return summary, odn_jax.load_subnet(workdir), images, labels
 
@@ -95,8 +95,8 @@ def test_subnet_refuses_wrong_images_and_missing_runs(run_and_net, tmp_path):
     odn_jax.load_subnet(str(tmp_path / 'nope'))
 
 
-def test_subnet_loads_without_the_trainer(quickstart_run):
-  _, workdir, _ = quickstart_run
+def test_subnet_loads_without_the_trainer(tiny_run):
+  _, workdir, _ = tiny_run
   code = ('import sys, odn_jax; net = odn_jax.load_subnet(sys.argv[1]); '
           'print(net.depth, sorted(m for m in ("odn_jax.train.loop", "odn_jax.data", '
           '"tensorflow_datasets") if m in sys.modules))')

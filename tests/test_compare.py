@@ -71,8 +71,8 @@ def compare_cli(*args, cwd=ROOT):
                         capture_output=True, text=True, check=False, cwd=cwd, timeout=120)
 
 
-def test_cli_prints_and_writes_markdown(quickstart_run, two_runs, tmp_path):
-  _, workdir, run_summary = quickstart_run
+def test_cli_prints_and_writes_markdown(tiny_run, two_runs, tmp_path):
+  _, workdir, run_summary = tiny_run
   out = compare_cli(workdir, two_runs[0], f'--markdown={tmp_path / "table.md"}')
   assert out.returncode == 0, out.stderr[-2000:]
   lines = out.stdout.splitlines()

@@ -22,14 +22,14 @@ def kept_val_accuracy(history, config, depth):
 
 
 @pytest.fixture(scope='module')
-def evaluated(quickstart_run):
-  config, workdir, summary = quickstart_run
+def evaluated(tiny_run):
+  config, workdir, summary = tiny_run
   run = evaluation.load_run(workdir)
   return {split: evaluation.evaluate_run(run, split) for split in ('validation', 'test')}
 
 
-def test_every_set_of_weights_matches_the_training_run(quickstart_run, evaluated):
-  config, workdir, summary = quickstart_run
+def test_every_set_of_weights_matches_the_training_run(tiny_run, evaluated):
+  config, workdir, summary = tiny_run
   with open(Path(workdir, 'history.json')) as f:
     history = json.load(f)
   depth = summary['optimal_depth']
@@ -49,8 +49,8 @@ def test_every_set_of_weights_matches_the_training_run(quickstart_run, evaluated
   assert val['full']['accuracy_per_head'][depth - 1] == val['subnet']['accuracy']
 
 
-def test_early_exit_on_the_run(quickstart_run, evaluated):
-  config, workdir, summary = quickstart_run
+def test_early_exit_on_the_run(tiny_run, evaluated):
+  config, workdir, summary = tiny_run
   run = evaluation.load_run(workdir)
   variables, depth = evaluation.load_weights(workdir, 'optimal')
   outputs = evaluation.head_outputs(run.model, variables, run.ds.eval_batches('test'), depth)
@@ -98,8 +98,8 @@ def evaluate_cli(*args):
                         capture_output=True, text=True, check=False, cwd=ROOT, timeout=600)
 
 
-def test_cli_json_and_table(quickstart_run, evaluated):
-  _, workdir, summary = quickstart_run
+def test_cli_json_and_table(tiny_run, evaluated):
+  _, workdir, summary = tiny_run
   out = evaluate_cli(f'--workdir={workdir}', '--weights=all', '--split=validation', '--json')
   assert out.returncode == 0, out.stderr[-2000:]
   assert json.loads(out.stdout) == json.loads(json.dumps(evaluated['validation']))
@@ -109,8 +109,8 @@ def test_cli_json_and_table(quickstart_run, evaluated):
          f'{summary["test_accuracy"]:.2f}%' in out.stdout
 
 
-def test_cli_refuses_bad_input_in_one_line(quickstart_run, tmp_path):
-  _, workdir, _ = quickstart_run
+def test_cli_refuses_bad_input_in_one_line(tiny_run, tmp_path):
+  _, workdir, _ = tiny_run
   for args, message in (([f'--workdir={workdir}', '--split=nope'], 'unknown split'),
                         ([f'--workdir={tmp_path}'], 'config.json does not exist')):
     out = evaluate_cli(*args)

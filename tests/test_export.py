@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope='module')
-def exported_file(quickstart_run, tmp_path_factory):
-  _, workdir, _ = quickstart_run
+def exported_file(tiny_run, tmp_path_factory):
+  _, workdir, _ = tiny_run
   path = str(tmp_path_factory.mktemp('export') / 'subnet.jaxexport')
   out = subprocess.run([sys.executable, str(ROOT / 'launch/export.py'), f'--workdir={workdir}',
                         f'--output={path}'], capture_output=True, text=True, check=False,
@@ -29,8 +29,8 @@ def exported_file(quickstart_run, tmp_path_factory):
   return path
 
 
-def test_exported_logits_equal_the_subnet_on_unseen_batch_sizes(quickstart_run, exported_file):
-  config, workdir, _ = quickstart_run
+def test_exported_logits_equal_the_subnet_on_unseen_batch_sizes(tiny_run, exported_file):
+  config, workdir, _ = tiny_run
   exported = export.load(exported_file)
   assert set(exported.platforms) == {'cpu', 'cuda', 'tpu'}
   assert export.input_shape(exported) == (8, 8, 1)
@@ -48,8 +48,8 @@ def test_exported_logits_equal_the_subnet_on_unseen_batch_sizes(quickstart_run, 
     np.testing.assert_array_equal(logits, export.predict(exported, images[:n].astype(np.float32)))
 
 
-def test_unknown_platform_is_refused(quickstart_run):
-  _, workdir, _ = quickstart_run
+def test_unknown_platform_is_refused(tiny_run):
+  _, workdir, _ = tiny_run
   variables, info = subnet.load(workdir)
   with pytest.raises(ValueError, match='unknown platforms'):
     export.export_subnet(variables, info, platforms=('cpu', 'gpu'))
@@ -78,9 +78,9 @@ def predict(*args):
   return out
 
 
-def test_predict_reads_the_file_alone_and_matches_the_run(quickstart_run, exported_file,
+def test_predict_reads_the_file_alone_and_matches_the_run(tiny_run, exported_file,
                                                           tmp_path):
-  config, workdir, summary = quickstart_run
+  config, workdir, summary = tiny_run
   out = predict(f'--model={exported_file}', f'--workdir={workdir}', '--split=test', '--json')
   assert out.returncode == 0, out.stderr[-2000:]
   assert json.loads(out.stdout)['accuracy'] == pytest.approx(summary['test_accuracy'], abs=1e-9)
@@ -103,9 +103,9 @@ def test_predict_reads_the_file_alone_and_matches_the_run(quickstart_run, export
   assert lines[1].startswith(f'{large}: ')  # converted to grey and resized to 8x8
 
 
-def test_predict_prints_the_class_names_written_beside_the_file(quickstart_run, exported_file,
+def test_predict_prints_the_class_names_written_beside_the_file(tiny_run, exported_file,
                                                                 tmp_path):
-  config, workdir, _ = quickstart_run
+  config, workdir, _ = tiny_run
   info = export.load_info(exported_file)
   assert info.class_names == [str(i) for i in range(10)] and info.depth >= 1
   images, labels = data.load(config).splits['test']
@@ -129,8 +129,8 @@ def test_predict_prints_the_class_names_written_beside_the_file(quickstart_run, 
                                                    json.loads(out.stdout)['predictions'][:3]]
 
 
-def test_predict_refuses_bad_input_in_one_line(quickstart_run, exported_file, tmp_path):
-  _, workdir, _ = quickstart_run
+def test_predict_refuses_bad_input_in_one_line(tiny_run, exported_file, tmp_path):
+  _, workdir, _ = tiny_run
   not_a_model = os.path.join(workdir, 'config.json')
   for args, message in (
       ([f'--model={not_a_model}', f'--input={not_a_model}'], 'not a model'),

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import CACHE_FLAG
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / 'configs/quickstart.py')
 # The quickstart's method, small: warm-up, depth 1, depth 2 (fine-tuned), the early exits;
@@ -28,7 +30,7 @@ SMALL = ('--config.model.width=4', '--config.model.max_depth=2',
          '--config.data.train_subset=512', '--config.batch_size=32',
          '--config.precise_bn_batches=2', '--config.warmup.epochs=1',
          '--config.search.max_epochs_per_depth=1', '--config.early_exit_epochs=1',
-         '--config.measure_throughput=False')
+         '--config.measure_throughput=False', CACHE_FLAG)
 TIMEOUT_S = 300
 
 # Every write a process makes through Python (open for writing, rename, mkdir, delete),

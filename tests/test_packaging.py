@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CACHE_FLAG
+
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ('odn-train', 'odn-evaluate', 'odn-export', 'odn-predict', 'odn-describe',
             'odn-report', 'odn-import-data', 'odn-compare')
@@ -150,7 +152,7 @@ def test_every_command_runs_from_another_directory(installed):
 @pytest.mark.slow
 def test_installed_train_by_name_and_compare(installed):
   """The quickstart by its name, shortened by overrides, then the compare command on it."""
-  out = command(installed, 'odn-train', '--config=quickstart', '--workdir=run',
+  out = command(installed, 'odn-train', '--config=quickstart', '--workdir=run', CACHE_FLAG,
                 '--config.model.width=4', '--config.warmup.epochs=1',
                 '--config.search.max_epochs_total=4', '--config.search.max_epochs_per_depth=2')
   assert out.returncode == 0, out.stderr[-3000:]

@@ -24,8 +24,8 @@ def check_plots(workdir):
     assert path.stat().st_size > 10_000, name  # a drawn figure, not an empty canvas
 
 
-def test_report_at_the_end_of_the_run(quickstart_run):
-  _, workdir, summary = quickstart_run
+def test_report_at_the_end_of_the_run(tiny_run):
+  _, workdir, summary = tiny_run
   text = Path(workdir, 'report.md').read_text()
   assert f'Optimal depth: {summary["optimal_depth"]} of {summary["max_depth"]}' in text
   assert f'test {summary["test_accuracy"]:.2f}%' in text
@@ -40,8 +40,8 @@ def test_report_at_the_end_of_the_run(quickstart_run):
   assert '## Inference speed' in text and '| optimal subnet |' in text and '| full network |' in text
 
 
-def test_model_card_beside_the_subnet(quickstart_run):
-  _, workdir, summary = quickstart_run
+def test_model_card_beside_the_subnet(tiny_run):
+  _, workdir, summary = tiny_run
   card = Path(workdir, 'optimal', 'README.md').read_text()
   assert card.startswith(f'# resnet18 at depth {summary["optimal_depth"]} of '
                          f'{summary["max_depth"]} for digits')
@@ -54,8 +54,8 @@ def test_model_card_beside_the_subnet(quickstart_run):
     assert f'| {row["depth"]}' in card
 
 
-def test_report_on_demand_rewrites_it(quickstart_run, tmp_path):
-  _, workdir, summary = quickstart_run
+def test_report_on_demand_rewrites_it(tiny_run, tmp_path):
+  _, workdir, summary = tiny_run
   copy = tmp_path / 'run'
   copy.mkdir()
   for name in ('config.json', 'history.json', 'summary.json'):  # all the report reads
@@ -67,8 +67,8 @@ def test_report_on_demand_rewrites_it(quickstart_run, tmp_path):
   check_plots(copy)
 
 
-def test_tensorboard_has_every_epoch(quickstart_run):
-  _, workdir, summary = quickstart_run
+def test_tensorboard_has_every_epoch(tiny_run):
+  _, workdir, summary = tiny_run
   from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
   events = event_accumulator.EventAccumulator(os.path.join(workdir, 'tensorboard'))
   events.Reload()

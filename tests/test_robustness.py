@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CACHE_FLAG
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / 'configs/quickstart.py')
 
 
 def train_cmd(workdir, *overrides):
   return [sys.executable, str(ROOT / 'launch/train.py'), f'--config={QUICKSTART}',
-          f'--workdir={workdir}', *overrides]
+          f'--workdir={workdir}', CACHE_FLAG, *overrides]
 
 
 def train(workdir, *overrides, timeout=600):
@@ -107,8 +109,8 @@ def test_workdir_that_is_a_file_is_refused(tmp_path):
   assert path.read_text() == 'not a directory'
 
 
-def test_finished_run_of_another_config_is_kept(quickstart_run):
-  _, workdir, _ = quickstart_run
+def test_finished_run_of_another_config_is_kept(tiny_run_copy):
+  _, workdir, _ = tiny_run_copy
   before = Path(workdir, 'summary.json').read_text()
   out = train(workdir, '--config.search.target=50')
   assert out.returncode == 2 and 'holds a run of another config' in out.stderr

@@ -83,8 +83,8 @@ def test_finished_workdir_is_reported_not_retrained(quickstart_run):
 
 
 @pytest.mark.slow
-def test_resumed_run_equals_uninterrupted_run(quickstart_run, tmp_path):
-  config, _, summary = quickstart_run
+def test_resumed_run_equals_uninterrupted_run(tiny_run, tmp_path):
+  config, _, summary = tiny_run
   workdir = str(tmp_path / 'run')
   # Stop once the first depth has converged and the second has begun.
   stopped = trainer.train_and_evaluate(
