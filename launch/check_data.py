@@ -1,21 +1,31 @@
 r"""The data a config would train on, checked, without training: the class histogram of
-every split and what the checks found (odn_jax/data/checks.py).
+every split and what the checks found (odn_jax/data/checks.py, docs/data.md).
 
-  python launch/check_data.py --config=configs/mnist.py [--config.data.KEY=VALUE ...]
+  odn-check-data --config=quickstart
+  odn-check-data --config=mnist [--config.data.KEY=VALUE ...]
+  odn-check-data --config=my_config.py --print_config     # the resolved config, no data read
 
-Exit status 0 when a run could start, 2 when the checks would stop it before training.
+--config takes what odn-train takes: a shipped config's name or a config file (NAME:ARG).
+From a clone, `python launch/check_data.py` is the same command.
+
+Exit status 0 when a run could start, 2 when the checks would stop it before training (or
+on bad input), 1 a bug.
 """
 
 import sys
 
-from ml_collections import config_flags
+from absl import flags
 
 from odn_jax import data
 from odn_jax.cli.main import run_main
+from odn_jax.config import files as config_files
 from odn_jax.data import checks
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
-                                          lock_config=True)
+_CONFIG = config_files.DEFINE_config('config')
+flags.declare_key_flag('config')  # defined in odn_jax.config.files: listed by --help here
+flags.mark_flag_as_required('config')
+_PRINT_CONFIG = flags.DEFINE_bool('print_config', False,
+                                  'Print the resolved config (overrides applied) and exit.')
 
 
 def histogram_table(splits: dict, num_classes: int) -> str:
@@ -34,6 +44,9 @@ def histogram_table(splits: dict, num_classes: int) -> str:
 def main(argv):
   del argv
   config = _CONFIG.value
+  if _PRINT_CONFIG.value:
+    print(config)
+    return
   splits, findings = data.inspect(config)
   where = config.data.path or config.data.data_dir or ''
   print(f'{config.data.source} data {config.data.name!r}' + (f' ({where})' if where else '')

@@ -1,9 +1,16 @@
 r"""One table of several finished runs, from each workdir's summary.json.
 
-  python launch/compare.py /tmp/run_a /tmp/run_b [...] [--markdown=FILE]
+  odn-compare WORKDIR [WORKDIR ...] [--markdown=FILE]
+  odn-compare /tmp/odn_paper /tmp/odn_fast --markdown=table.md
+
+Positional arguments: WORKDIR, one or more workdirs of finished odn-train runs (local
+paths or anything etils.epath reads, e.g. gs://); each gives one row, in the order given.
+A workdir without summary.json (missing, or its run unfinished) is named in a one-line
+error (exit status 2). From Python: odn_jax.compare_runs(workdirs).
 
 Columns: dataset, arch, search mode / start / growth, optimal depth, validation and test
 accuracy, params of the subnet, memory reduction, epochs, wall-clock seconds.
+From a clone, `python launch/compare.py` is the same command.
 """
 
 from absl import flags
@@ -19,7 +26,8 @@ _MARKDOWN = flags.DEFINE_string('markdown', None, 'Also write the table as markd
 def main(argv):
   workdirs = argv[1:]
   if not workdirs:
-    raise FlagError('give one or more workdirs: compare.py DIR1 DIR2 ... [--markdown=FILE]')
+    raise FlagError('give one or more workdirs: odn-compare WORKDIR [WORKDIR ...] '
+                    '[--markdown=FILE]')
   table = compare.rows(compare.load_summaries(workdirs))
   print(compare.format_table(table))
   if _MARKDOWN.value:

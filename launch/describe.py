@@ -1,8 +1,12 @@
 r"""Size of every depth of a ResNet, without training: params, bytes, FLOPs, reduction;
 with --throughput also its inference speed measured here (images/s, median of a few runs).
 
-  python launch/describe.py --arch=resnet18 --input_shape=28,28,1 --num_classes=10 --json
-  python launch/describe.py --arch=resnet18 --throughput --depths=3,8 --batch_sizes=1,256
+  odn-describe --arch=resnet18 --input_shape=28,28,1 --num_classes=10 --json
+  odn-describe --arch=resnet18 --throughput --depths=3,8 --batch_sizes=1,256
+  odn-describe --arch=resnet50 --noflops          # params and bytes only: no compiling
+
+From Python: odn_jax.describe(arch, input_shape, num_classes). From a clone,
+`python launch/describe.py` is the same command.
 """
 
 import json
@@ -14,11 +18,12 @@ from odn_jax.cli.main import run_main
 from odn_jax.errors import FlagError
 from odn_jax.models import size, speed
 
-_ARCH = flags.DEFINE_string('arch', 'resnet18', 'resnet18 | resnet34 | resnet50 | resnet101 | resnet152')
+_ARCH = flags.DEFINE_string('arch', 'resnet18', ' | '.join(models.ARCHS))
 _INPUT_SHAPE = flags.DEFINE_list('input_shape', ['28', '28', '1'], 'H,W,C of one image.')
 _NUM_CLASSES = flags.DEFINE_integer('num_classes', 10, 'Classes of the heads.')
 _WIDTH = flags.DEFINE_integer('width', 64, 'Channels of the stem and first stage.')
-_NO_FLOPS = flags.DEFINE_bool('no_flops', False, 'Skip compiling each depth for its FLOPs.')
+_FLOPS = flags.DEFINE_bool('flops', True, 'Compile each depth for its FLOPs (--noflops: skip).')
+_NO_FLOPS = flags.DEFINE_bool('no_flops', False, 'Old name of --noflops.')
 _JSON = flags.DEFINE_bool('json', False, 'Print a JSON list of rows instead of a table.')
 _THROUGHPUT = flags.DEFINE_bool('throughput', False,
                                 'Measure images/s of the forward pass at each depth here.')
@@ -78,7 +83,7 @@ def main(argv):
   depths = parse_positive('depths', _DEPTHS.value) if _DEPTHS.value else None
   if depths is not None and not _THROUGHPUT.value:
     raise FlagError('--depths chooses the depths --throughput times; add --throughput')
-  rows = size.depth_table(model, input_shape, flops=not _NO_FLOPS.value)
+  rows = size.depth_table(model, input_shape, flops=_FLOPS.value and not _NO_FLOPS.value)
   if _THROUGHPUT.value:
     rows = add_throughput(model, input_shape, rows, depths or [r['depth'] for r in rows],
                           batch_sizes)

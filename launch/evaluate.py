@@ -1,13 +1,14 @@
 r"""Accuracy of every depth head of a run, in one pass over a split.
 
-  python launch/evaluate.py --workdir=DIR [--split=test] [--weights=optimal] [--json]
-  python launch/evaluate.py --workdir=DIR --weights=all   # full tree + each depth + subnet
-  python launch/evaluate.py --workdir=DIR --early_exit    # accuracy vs FLOPs per threshold
+  odn-evaluate --workdir=DIR [--split=test] [--weights=optimal] [--json]
+  odn-evaluate --workdir=DIR --weights=all   # full tree + each depth + subnet
+  odn-evaluate --workdir=DIR --early_exit    # accuracy vs FLOPs per threshold
 
 --weights: `optimal` the extracted subnet (with its early exits, heads 1..d*), `full` the full
 tree of the latest epoch checkpoint (every head), `tags` the best weights each depth had
 when it converged (checkpoints/depth_NN), `all` the three at once. The numbers are those
 the training run measured for the same weights (validation and test accuracy).
+From a clone, `python launch/evaluate.py` is the same command.
 """
 
 import json
@@ -19,8 +20,9 @@ from odn_jax.errors import FlagError, NotFoundError
 from odn_jax.models import size
 from odn_jax.results import early_exit, evaluation
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a launch/train.py run.')
-_SPLIT = flags.DEFINE_string('split', 'test', 'train | validation | test')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of an odn-train run.')
+_SPLIT = flags.DEFINE_enum('split', 'test', ['train', 'validation', 'test'],
+                           'The split of the run\'s dataset to evaluate.')
 _WEIGHTS = flags.DEFINE_enum('weights', 'optimal', ['optimal', 'full', 'tags', 'all'],
                              'Which weights of the run to evaluate (see the module doc).')
 _EARLY_EXIT = flags.DEFINE_bool('early_exit', False,

@@ -1,13 +1,13 @@
 r"""Serialises a run's extracted subnet with jax.export (StableHLO, symbolic batch).
 
-  python launch/export.py --workdir=/tmp/odn_mnist --output=/tmp/odn_mnist.jaxexport \
-      [--platforms=cpu,cuda,tpu]
+  odn-export --workdir=/tmp/odn_mnist --output=/tmp/odn_mnist.jaxexport [--platforms=cpu,cuda,tpu]
 
 The file holds the forward pass to the optimal depth's head, its weights and the input
 normalisation, computed in the run's dtype (bfloat16 with --config.half_precision); beside
 it, FILE.json is the run's optimal/model.json (class names, dataset, depth). Run it
-with launch/predict.py, or anywhere with jax:
+with odn-predict, or anywhere with jax:
   jax.export.deserialize(bytearray(open(FILE, 'rb').read())).call(images_0_to_255_float32)
+From a clone, `python launch/export.py` is the same command.
 """
 
 from absl import flags
@@ -17,7 +17,7 @@ from odn_jax.deploy import export, subnet
 from odn_jax.errors import NotFoundError
 from odn_jax.run import workdir as workdir_lib
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a finished launch/train.py run.')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a finished odn-train run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'File to write the exported model to.')
 _PLATFORMS = flags.DEFINE_list('platforms', list(export.PLATFORMS),
                                'Platforms to lower for (cpu, cuda, rocm, tpu).')

@@ -1,15 +1,16 @@
 r"""Prepares a TFDS dataset offline from its original files.
 
-  python launch/import_data.py --dataset=fashion_mnist \
-      --source_dir=/usr/share/datasets/fashion-mnist [--data_dir=~/tensorflow_datasets]
+  odn-import-data --dataset=fashion_mnist --source_dir=/usr/share/datasets/fashion-mnist \
+      [--data_dir=~/tensorflow_datasets]
 
 Files in the MNIST format need no import: the `idx` source reads them where they are,
 plain, gzipped or in a .zip, e.g. EMNIST letters as NIST ships them (124,800 / 20,800, the
 paper's data; TFDS's `emnist/letters` holds 88,800 / 14,800):
 
-  python launch/train.py --config=configs/emnist.py --config.data.source=idx \
-      --config.data.path=DIR_OR_gzip.zip --config.data.num_train=114800 \
-      --config.data.num_val=10000 --workdir=/tmp/odn_emnist
+  odn-train --config=emnist --config.data.source=idx --config.data.path=DIR_OR_gzip.zip \
+      --config.data.num_train=114800 --config.data.num_val=10000 --workdir=/tmp/odn_emnist
+
+From a clone, `python launch/import_data.py` is the same command.
 """
 
 from absl import flags

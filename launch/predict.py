@@ -1,16 +1,17 @@
-r"""Predicts with a model file written by launch/export.py, using jax.export alone.
+r"""Predicts with a model file written by odn-export, using jax.export alone.
 
-  python launch/predict.py --model=FILE --input=digit.png [--input=more.png ...]
-  python launch/predict.py --model=FILE --input=images.npz     # 'x' or 'images' [, 'y']
-  python launch/predict.py --model=FILE --workdir=DIR --split=test   # prints accuracy
+  odn-predict --model=FILE --input=digit.png [--input=more.png ...]
+  odn-predict --model=FILE --input=images.npz     # 'x' or 'images' [, 'y']
+  odn-predict --model=FILE --workdir=DIR --split=test   # prints accuracy
 
 No odn_jax model code and no checkpoint is read: the file holds the network, its weights
 and its normalisation; the class names printed come from FILE.json beside it (written by
-launch/export.py), or with --workdir from the run's optimal/model.json (indices without). Image files are converted to the model's channels and resized to
+odn-export), or with --workdir from the run's optimal/model.json (indices without). Image files are converted to the model's channels and resized to
 its input size; an .npz holds uint8 (or 0..255 float) images [N, H, W(, C)] under 'x',
 'images' or 'x_test', and optionally labels under 'y', 'labels' or 'y_test' (then the
 accuracy is printed). With --workdir the split is read through the run's data config
 (odn_jax.data, no model code): its accuracy is the run's test accuracy.
+From a clone, `python launch/predict.py` is the same command.
 """
 
 import json
@@ -25,10 +26,11 @@ from odn_jax.deploy import export
 from odn_jax.errors import FlagError, NotFoundError
 from odn_jax.run import record_files, workdir as workdir_lib
 
-_MODEL = flags.DEFINE_string('model', None, 'File written by launch/export.py.')
+_MODEL = flags.DEFINE_string('model', None, 'File written by odn-export.')
 _INPUT = flags.DEFINE_multi_string('input', [], 'Image files (PNG, JPEG...) or one .npz.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'With --split: predict a split of its dataset.')
-_SPLIT = flags.DEFINE_string('split', 'test', 'Split of the workdir dataset.')
+_SPLIT = flags.DEFINE_enum('split', 'test', ['train', 'validation', 'test'],
+                           'With --workdir: the split of its dataset.')
 _BATCH = flags.DEFINE_integer('batch_size', 500, 'Examples per call.')
 _JSON = flags.DEFINE_bool('json', False, 'Print JSON: predictions (and accuracy).')
 flags.mark_flag_as_required('model')

@@ -1,6 +1,9 @@
-r"""Writes (again) a finished run's report.md and plots/*.png.
+r"""Writes (again) a finished run's report.md and plots/*.png (every run writes them at
+its end; this redraws them, e.g. after an upgrade of odn_jax).
 
-  python launch/report.py --workdir=DIR
+  odn-report --workdir=DIR
+
+From a clone, `python launch/report.py` is the same command.
 """
 
 from absl import flags
@@ -8,7 +11,7 @@ from absl import flags
 from odn_jax.cli.main import run_main
 from odn_jax.results import markdown
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a finished launch/train.py run.')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a finished odn-train run.')
 flags.mark_flag_as_required('workdir')
 
 

@@ -1,20 +1,28 @@
 r"""Finds the optimal depth for a dataset and extracts that subnet.
 
-  python launch/train.py --config=configs/mnist.py --workdir=/tmp/odn_mnist \
-      [--config.grow.init=identity ...] [--fresh]
-  odn-train --config=quickstart --workdir=/tmp/odn_quickstart   # installed: a shipped config by name
+  odn-train --config=quickstart --workdir=/tmp/odn_quickstart
+  odn-train --config=mnist --workdir=/tmp/odn_mnist [--config.KEY=VALUE ...] [--fresh]
+  odn-train --config=my_config.py:ARG --print_config     # the resolved config, no training
 
+--config is a shipped config by name (quickstart, mnist, emnist, fashion_mnist, svhn,
+cifar10) or a config file; NAME:ARG passes ARG to its get_config (`:fast`: the fast
+schedule). Every key of odn_jax/config/defaults.py can be set with --config.KEY=VALUE.
 Running the same command on an existing workdir resumes it; a finished one is reported.
+The run ends with its depth table and the paths of report.md, plots/ and optimal/.
+From a clone, `python launch/train.py` is the same command.
+
+Exit status: 0 done, 2 bad input (one line), 3 non-finite loss, 75 preempted (rerun to
+resume), 1 a bug (traceback).
 """
 
-import json
 import sys
 
 from absl import flags
 
+from odn_jax.cli.closing import closing_text
 from odn_jax.cli.main import run_main
 from odn_jax.config import files as config_files
-from odn_jax.results import summary as summary_lib
+from odn_jax.errors import FlagError
 from odn_jax.run import parallel, workdir as workdir_lib
 from odn_jax.train import loop as trainer
 
@@ -22,7 +30,9 @@ _CONFIG = config_files.DEFINE_config('config')
 flags.declare_key_flag('config')  # defined in odn_jax.config.files: listed by --help here
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints and results.')
 _FRESH = flags.DEFINE_bool('fresh', False, 'Delete what the workdir holds and start over.')
-flags.mark_flags_as_required(['config', 'workdir'])
+_PRINT_CONFIG = flags.DEFINE_bool('print_config', False,
+                                  'Print the resolved config (overrides applied) and exit.')
+flags.mark_flag_as_required('config')
 
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: try again, the run resumes where it stopped
 EXIT_NON_FINITE = 3
@@ -30,7 +40,12 @@ EXIT_NON_FINITE = 3
 
 def main(argv):
   del argv
+  if _PRINT_CONFIG.value:
+    print(_CONFIG.value)
+    return
   workdir = _WORKDIR.value
+  if not workdir:
+    raise FlagError('--workdir is required: the folder for the run\'s checkpoints and results')
   parallel.initialize(_CONFIG.value.distributed)
   if _FRESH.value:  # one process deletes, every process waits for it
     if workdir_lib.is_writer():
@@ -44,8 +59,7 @@ def main(argv):
   except trainer.NonFiniteLoss as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(EXIT_NON_FINITE)
-  print(summary_lib.depth_table_text(summary))
-  print(json.dumps(summary, indent=1))
+  print(closing_text(summary, workdir))
 
 
 if __name__ == '__main__':

@@ -33,7 +33,7 @@ def test_bad_input_is_one_line_and_nonzero():
 
 
 def test_throughput_adds_measured_images_per_second_for_the_depths_asked():
-  args = ('--arch=resnet18', '--input_shape=8,8,1', '--width=4', '--no_flops',
+  args = ('--arch=resnet18', '--input_shape=8,8,1', '--width=4', '--noflops',
           '--throughput', '--depths=1,3', '--batch_sizes=1,4')
   out = _describe(*args, '--json')
   assert out.returncode == 0, out.stderr
@@ -50,6 +50,7 @@ def test_throughput_adds_measured_images_per_second_for_the_depths_asked():
 
 
 def test_throughput_depths_are_checked():
+  # --no_flops: the old name of --noflops, still taken.
   out = _describe('--arch=resnet18', '--width=4', '--no_flops', '--throughput', '--depths=9')
   assert out.returncode == 2 and 'not depths of resnet18' in out.stderr, out.stderr
   out = _describe('--depths=2')

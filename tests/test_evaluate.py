@@ -111,7 +111,7 @@ def test_cli_json_and_table(tiny_run, evaluated):
 
 def test_cli_refuses_bad_input_in_one_line(tiny_run, tmp_path):
   _, workdir, _ = tiny_run
-  for args, message in (([f'--workdir={workdir}', '--split=nope'], 'unknown split'),
+  for args, message in (([f'--workdir={workdir}', '--split=nope'], 'value should be one of'),
                         ([f'--workdir={tmp_path}'], 'config.json does not exist')):
     out = evaluate_cli(*args)
     assert out.returncode == 2 and message in out.stderr, out.stderr[-2000:]

@@ -160,3 +160,12 @@ def test_installed_train_by_name_and_compare(installed):
   assert out.returncode == 0, out.stderr[-2000:]
   assert 'digits' in out.stdout.splitlines()[1]
   assert (installed[1] / 'table.md').exists()
+
+
+def test_license_and_citation():
+  """setup.cfg's licence is the LICENSE file's, and CITATION.cff cites the paper."""
+  assert setup_cfg()['metadata']['license'] == 'Apache-2.0'
+  assert 'Apache License\n                           Version 2.0' in (ROOT / 'LICENSE').read_text()
+  citation = (ROOT / 'CITATION.cff').read_text()
+  assert 'cff-version: 1.2.0' in citation and 'license: Apache-2.0' in citation
+  assert 'preferred-citation:' in citation and 'arXiv:2510.10764' in citation

@@ -14,6 +14,8 @@ from odn_jax.cli.main import run_main
 
 def _run(script: str):
   module = importlib.import_module(f'odn_jax.launch.{script}')
+  # absl's --help prints __main__'s docstring: the script's usage, not the wrapper's (none).
+  sys.modules['__main__'].__doc__ = module.__doc__
   # --help lists the main module's flags: make the script's flags the command's.
   for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
     flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)

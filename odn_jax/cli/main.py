@@ -1,4 +1,11 @@
-"""Plumbing shared by the `launch/` entry points."""
+"""Plumbing shared by the `launch/` entry points: one exit-status convention for them all.
+
+  0   done (and --help)
+  1   a bug in odn_jax: its traceback is printed
+  2   bad input: a flag, a config value, a file or the data; one line `error: ...` on stderr
+  3   the loss became non-finite (odn-train; the last good checkpoint is kept)
+  75  preempted by SIGTERM (odn-train; the same command resumes)
+"""
 
 import os
 import sys
@@ -43,13 +50,26 @@ def _fail(message: str, at_once: bool = False):
   sys.exit(2)
 
 
-def run_main(main):
-  """absl's app.run, but bad input (a `UserError`, raised where input is checked) ends with
-  one line on stderr and exit status 2; any other exception is a bug and keeps its traceback."""
-  started = []  # whether flags parsed and `main` began: its exceptions are never flag errors
+def _parse_flags(argv):
+  """absl's flag parsing, in the convention above: help exits 0 (absl: 1), a bad flag or
+  an unknown --config.KEY exits 2 with one line (absl: 1, a `FATAL` block)."""
+  try:
+    return flags.FLAGS(argv)
+  except SystemExit as e:  # absl's --help / --helpshort / --helpfull: help is no failure
+    sys.exit(0 if e.code == 1 else e.code)
+  except flags.Error as e:
+    _fail(f'{_one_line(e)} (--help lists the flags)')
+  except AttributeError as e:  # ml_collections' unknown --config.KEY, raised while parsing
+    if '--verbose' in argv:
+      raise
+    _fail(f'unknown config key {_one_line(e)} (the keys are in odn_jax/config/defaults.py)')
 
+
+def run_main(main):
+  """absl's app.run, but bad input (a `UserError`, raised where input is checked, or a bad
+  flag) ends with one line on stderr and exit status 2; any other exception is a bug and
+  keeps its traceback."""
   def guarded(argv):
-    started.append(True)
     if not flags.FLAGS['verbosity'].present and not _VERBOSE.value:
       # Orbax logs every checkpoint it writes at INFO: keep the epoch lines readable.
       logging.set_verbosity(logging.WARNING)
@@ -67,9 +87,4 @@ def run_main(main):
       traceback.print_exc()  # a bug: its traceback, then out before the peers wait
       _exit_at_once(1)
 
-  try:
-    app.run(guarded)
-  except AttributeError as e:  # ml_collections' unknown --config.KEY, raised by the flag parser
-    if started or '--verbose' in sys.argv:
-      raise
-    _fail(f'unknown config key {_one_line(e)} (the keys are in odn_jax/config/defaults.py)')
+  app.run(guarded, flags_parser=_parse_flags)

@@ -52,6 +52,19 @@ def epochs_markdown(history: list[dict]) -> list[str]:
   return lines
 
 
+def early_exit_table(rows: list[dict]) -> list[tuple[str, dict]]:
+  """(thresholds, row) per run of consecutive thresholds whose examples exit alike: one
+  table row each ('0.7 to 1'), every threshold as given ('0.999', not a second '1.00')."""
+  groups = []
+  for r in rows:
+    if groups and groups[-1][-1]['exits_per_head'] == r['exits_per_head']:
+      groups[-1].append(r)
+    else:
+      groups.append([r])
+  return [(f'{g[0]["threshold"]:g}' + (f' to {g[-1]["threshold"]:g}' if len(g) > 1 else ''),
+           g[0]) for g in groups]
+
+
 def write_report(workdir: str, s: records.Summary, history: list[dict], model: ResNet) -> str:
   """report.md and plots/*.png of a finished run: its summary, its history (plain records,
   as the controller folds them), its network; and optimal/README.md, the extracted
@@ -100,8 +113,8 @@ def write_report(workdir: str, s: records.Summary, history: list[dict], model: R
               'after the search on the final trunk, frozen: the blocks and head '
               f'{s.optimal_depth} are those measured above.', '',
               '| threshold | accuracy | MFLOPs / example | exits per head |', '|---|---|---|---|']
-    lines += [f'| {r["threshold"]:.2f} | {r["accuracy"]:.2f}% | {r["mean_flops"] / 1e6:.2f} | '
-              f'{r["exits_per_head"]} |' for r in early_exit_rows]
+    lines += [f'| {threshold} | {r["accuracy"]:.2f}% | {r["mean_flops"] / 1e6:.2f} | '
+              f'{r["exits_per_head"]} |' for threshold, r in early_exit_table(early_exit_rows)]
   lines += ['', '## Plots', ''] + [f'![{p.name}](plots/{p.name})' for p in plots]
   workdir_lib.write_text(path, '\n'.join(lines) + '\n')
   return path

@@ -117,7 +117,10 @@ def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | N
 
 
 def epoch_line(record: dict, position: search.Position, config) -> str:
-  best = position.best_val_accuracy if record['depth'] in position.kept else None
+  # After an epoch that grew the network the controller's best is the new depth's (reset):
+  # the "-> grow" line that follows says what the depth left behind reached.
+  same_depth = position.plan.depth == record['depth']
+  best = position.best_val_accuracy if same_depth and record['depth'] in position.kept else None
   return (f'epoch {record["epoch"]} {record["phase"]} d={record["depth"]}: loss '
           f'{record["loss"]:.4f}  val {record["val_accuracy"]:.2f}%  '
           + ('' if best is None else f'best {best:g}%  ')
