@@ -56,7 +56,7 @@ def write_plots(workdir, summary_dict: dict, history: list[dict], sizes: list[di
   save(fig, 'val_accuracy.png')
 
   # Best validation accuracy against depth (and the warm-up profile).
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, ax = plt.subplots(figsize=(8, 4))
   rows = summary_dict['per_depth']
   ax.plot([r['depth'] for r in rows], [r['best_val_accuracy'] for r in rows], 'o-',
           label='best after training at that depth')
@@ -67,7 +67,8 @@ def write_plots(workdir, summary_dict: dict, history: list[dict], sizes: list[di
   ax.axhline(goal, color='tab:red', lw=1, ls='--', label='target - tolerance')
   ax.set(xlabel='depth', ylabel='validation accuracy (%)', title='Accuracy against depth')
   ax.xaxis.set_major_locator(integer_ticks(plt))
-  ax.legend(fontsize=8)
+  # Outside the axes: clear of the curves and of the goal's line, wherever they lie.
+  ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1.0))
   save(fig, 'accuracy_vs_depth.png')
 
   # Parameters and FLOPs against depth (bytes follow the parameters: given at the optimum).
