@@ -73,7 +73,7 @@ SUMMARY = {
     'dataset': 'digits', 'arch': 'resnet18', 'optimal_depth': 2, 'max_depth': 8,
     'val_accuracy': 98.06, 'test_accuracy': 97.22, 'params_optimal': 9690,
     'params_full': 701178, 'memory_reduction_pct': 98.62, 'epochs_total': 32,
-    'wall_clock_s': 38.0, 'flops_optimal': 1.04e6, 'flops_full': 2.52e6,
+    'wall_clock_s': 38.0, 'flops_optimal': 1.04e6, 'flops_full': 2.52e6, 'warnings': [],
     'per_depth': [{'depth': 1, 'epochs': 15, 'best_val_accuracy': 96.94, 'params': 5018,
                    'memory_reduction_pct': 99.28},
                   {'depth': 2, 'epochs': 15, 'best_val_accuracy': 98.06, 'params': 9690,

@@ -52,8 +52,19 @@ class MetricWriter:
   The records are written straight to the file with TensorBoard's own record format
   and protos: clu's SummaryWriter, and TensorBoard's `summary.Writer` too, go through
   TensorFlow's file API and so import TensorFlow into every training run (4 s and 540 MB
-  of memory on the development machines, against 0.1 s here) for the same few bytes. Only process 0 writes; without the `tensorboard`
-  package the run goes on and says once that it writes no event files.
+  of memory on the development machines, against 0.1 s here) for the same few bytes. Only
+  process 0 writes; without the `tensorboard` package the run goes on and says once that it
+  writes no event files.
+
+  Why not tensorboardX (2.6.5, which writes scalars, text and hparams without TensorFlow):
+  its gs:// files go through google-cloud-storage's own client, not etils.epath, so a bucket
+  workdir would need a second storage dependency and its credentials, and its events would
+  bypass the one way a run writes files (tests/test_remote_workdir.py serves gs:// to epath
+  alone; tensorboardX's hook to swap that writer, record_writer.register_writer_factory, is
+  not public API). Its add_hparams also writes into a sub-run of its own (TensorBoard then
+  lists each run twice), and its writer thread flushes every 120 s, where a preempted run
+  here keeps every finished epoch. What it would save is about 60 lines here, over protos
+  the tensorboard package (needed for `tensorboard --logdir` anyway) already ships.
   """
 
   def __init__(self, workdir: str, config: dict | None = None):
