@@ -4,7 +4,8 @@ import itertools
 
 from odn_jax import models
 from odn_jax.models import ResNet, size, speed
-from odn_jax.results import model_card, plots as plots_lib
+from odn_jax.search import race
+from odn_jax.results import model_card, plots as plots_lib, timeline
 from odn_jax.run import record_files, records, workdir as workdir_lib
 
 
@@ -78,6 +79,8 @@ def write_report(workdir: str, s: records.Summary, history: list[dict], model: R
     workdir_lib.write_text(workdir_lib.model_card_path(workdir), model_card.text(
         s, record_files.load_model_info(workdir), workdir))
   sizes = size.depth_table(model, s.input_shape)
+  # The sequential search's epochs: a race's speculative depths are in its timeline.
+  history = race.in_search(history)
   # Early exits whose heads were not trained on the final trunk are stale: not reported.
   early_exit_rows = s.early_exit if s.early_exit_epochs else None
   plots = plots_lib.write_plots(workdir, s.to_json(), history, sizes, early_exit_rows)
@@ -106,6 +109,7 @@ def write_report(workdir: str, s: records.Summary, history: list[dict], model: R
               '|---|---|---|---|---|']
     lines += [f'| {r["phase"]} | {r["depth"]} | {r["epochs_s"]:.1f} | {r["compile_s"]:.2f} | '
               f'{r["compile_pct"]:.1f}% |' for r in s.compile]
+  lines += timeline.markdown(s.to_json())
   lines += throughput_markdown(s.throughput)
   if early_exit_rows:
     lines += ['', '## Early exit (test split)', '',

@@ -113,7 +113,7 @@ def _json(record, optional: Sequence[str] = ()) -> dict:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class EpochRecord:
   """One epoch: where the search stood, what it measured, how long it took."""
-  epoch: int  # 1-based
+  epoch: int | None  # 1-based; None: a raced depth-epoch outside the sequential search's order
   phase: str
   depth: int
   learning_rate: float
@@ -126,8 +126,15 @@ class EpochRecord:
   steps: int | None = None  # trained in `seconds` (fewer in an epoch resumed midway)
   seconds: float | None = None
   compile_s: float | None = None
+  # A raced search (search.parallel_depths > 1; odn_jax.search.race): the slot that trained
+  # the epoch, the round (from 1 after warm-up) it ran in, and True for a depth deeper than
+  # the answer, which the sequential search does not train.
+  slot: int | None = None
+  round: int | None = None
+  speculative: bool | None = None
 
-  OPTIONAL = ('val_correct', 'val_count', 'steps', 'seconds', 'compile_s')
+  OPTIONAL = ('val_correct', 'val_count', 'steps', 'seconds', 'compile_s', 'slot', 'round',
+              'speculative')
 
   @property
   def loss(self) -> float:
@@ -243,8 +250,19 @@ class Summary:
   throughput: dict | None = None  # the subnet's and full network's images/s, if measured
   early_exit: list[dict] | None = None  # the threshold sweep, with early exits trained
   early_exit_epochs: int | None = None
+  # What the search cost (odn_jax.results.cost; absent from older summaries): the slots it
+  # raced depths on (1: sequential), the rounds of epochs from the end of warm-up to the end
+  # of the search, and the training FLOPs of every epoch trained, speculative ones included.
+  parallel_depths: int | None = None
+  critical_path_epochs: int | None = None
+  training_flops: float | None = None
+  # A raced search: epochs of depths deeper than the answer, and the race's schedule
+  # (odn_jax.search.race.Race.summary: slots, lookahead, rounds, answer, runs).
+  speculative_epochs: int | None = None
+  race: dict | None = None
 
-  OPTIONAL = ('throughput', 'early_exit', 'early_exit_epochs')
+  OPTIONAL = ('throughput', 'early_exit', 'early_exit_epochs', 'parallel_depths',
+              'critical_path_epochs', 'training_flops', 'speculative_epochs', 'race')
 
   def to_json(self) -> dict:
     return _json(self, self.OPTIONAL)

@@ -14,6 +14,7 @@
 network starts from; this module only runs epochs and moves weights between them.
 """
 
+import dataclasses
 import itertools
 import json
 import math
@@ -27,7 +28,7 @@ from odn_jax import search
 from odn_jax.deploy import subnet
 from odn_jax.errors import ConfigError
 from odn_jax.models import size
-from odn_jax.results import early_exit, evaluation, markdown, summary as summary_lib, tensorboard
+from odn_jax.results import cost, early_exit, evaluation, markdown, summary as summary_lib, tensorboard
 from odn_jax.run import checkpoint, compilation, parallel, record_files, records
 from odn_jax.run import workdir as workdir_lib
 from odn_jax.search import growth, race
@@ -66,22 +67,26 @@ def batch_order(history: list[dict], plan: search.Plan) -> tuple[int, ...]:
                           for r in history))
 
 
+def start_epoch(run: RunState, setup: Setup):
+  """Places the epoch's inputs on `setup.mesh`; returns (batch order, steps left, rate)."""
+  # One placement for every epoch's inputs: a fresh state or metrics on the default
+  # device would be a new input sharding, and compile the same step a second time.
+  run.ts, run.metrics = parallel.replicate((run.ts, run.metrics), setup.mesh)
+  # A resumed epoch skips the steps it had done: the batches are a function of
+  # (seed, order), so it sees exactly what an uninterrupted run would.
+  return (batch_order(run.history, run.plan), setup.ds.steps_per_epoch - run.epoch_step,
+          parallel.scalar(run.plan.learning_rate, setup.mesh))
+
+
 def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | None:
   """Trains the rest of the epoch `run` stands in, then validates every head it trains.
 
   Returns the epoch's history record (also appended to `run.history`), or None when
   `stop()` cut the epoch short: `run` then stands inside it, ready to be saved.
   """
-  config, plan, epoch = setup.config, run.plan, len(run.history)
-  order = batch_order(run.history, plan)
+  plan, epoch = run.plan, len(run.history)
   started, compile_started = time.time(), compilation.seconds()
-  # One placement for every epoch's inputs: a fresh state or metrics on the default
-  # device would be a new input sharding, and compile the same step a second time.
-  run.ts, run.metrics = parallel.replicate((run.ts, run.metrics), setup.mesh)
-  # A resumed epoch skips the steps it had done: the batches are a function of
-  # (seed, order), so it sees exactly what an uninterrupted run would.
-  todo = setup.ds.steps_per_epoch - run.epoch_step
-  rate = parallel.scalar(plan.learning_rate, setup.mesh)
+  order, todo, rate = start_epoch(run, setup)
   run.ts, run.metrics, done = epoch_lib.train_epoch(
       setup.step(plan), run.ts, run.metrics, setup.batches('train', order, run.epoch_step),
       itertools.repeat(rate), todo, f'epoch {epoch + 1} {plan.phase} '
@@ -89,6 +94,13 @@ def run_epoch(run: RunState, setup: Setup, stop: Callable[[], bool]) -> dict | N
   run.epoch_step += done
   if done < todo:
     return None
+  return end_epoch(run, setup, order, done, started, compile_started)
+
+
+def end_epoch(run: RunState, setup: Setup, order, done: int, started: float,
+              compile_started: float) -> dict:
+  """Validates the epoch `run` has trained (`done` steps of it here); returns its record."""
+  config, plan, epoch = setup.config, run.plan, len(run.history)
   loss = epoch_lib.summarize(run.metrics)['loss']
   if not math.isfinite(loss):
     raise NonFiniteLoss(
@@ -126,9 +138,11 @@ def epoch_line(record: dict, position: search.Position, config) -> str:
           + ('' if best is None else f'best {best:g}%  ')
           + f'target {config.search.target:g}%  lr {record["learning_rate"]:.3g}')
 
-def extract_and_report(run: RunState, setup: Setup, workdir: str, started: float) -> dict:
-  """Saves the optimal subnet, tests it once (with its early exits), writes the results;
-  returns the summary as summary.json holds it."""
+def extract_and_report(run: RunState, setup: Setup, workdir: str, started: float,
+                       racer=None) -> dict:
+  """Saves the optimal subnet, tests it once (with its early exits), writes the results
+  (with what the search cost: a race of depths, `racer`, adds its own); returns the summary
+  as summary.json holds it."""
   config, model, ds = setup.config, setup.model, setup.ds
   depth, variables = run.plan.depth, run.variables
   exit_epochs = config.early_exit_epochs if depth > 1 else 0
@@ -146,7 +160,11 @@ def extract_and_report(run: RunState, setup: Setup, workdir: str, started: float
   summary = summary_lib.summary(config, model, ds, run.history, run.plan,
                                 test_accuracy=outputs.accuracy[-1],
                                 wall_clock_s=time.time() - started, **exits)
-  record_files.write_history(workdir, run.history)  # again: a run resumed after its search
+  trained = run.history if racer is None else racer.history()
+  summary = dataclasses.replace(summary, **cost.search_cost(
+      config, model, ds.input_shape, trained, ds.num_examples['train']),
+      **({} if racer is None else racer.summary_fields()))
+  record_files.write_history(workdir, trained)  # again: a run resumed after its search
   record_files.write_summary(workdir, summary)
   markdown.write_report(workdir, summary, run.history, model)
   return summary.to_json()
@@ -166,14 +184,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     check_config(config)
     parallel.check_batch_sizes(config)
     race.check_devices(config, jax.device_count(), jax.process_count())
-    if config.search.parallel_depths > 1:  # the raced loop lands next (issue 26)
-      raise ConfigError('config.search.parallel_depths > 1 is not available yet; use 1')
   finished = workdir_lib.prepare(config, workdir)
   if finished is not None:
     return finished
   compilation.enable_cache(config.compilation_cache_dir)
   with parallel.agreed():
     setup = Setup(config, quiet)
+  racing = config.search.parallel_depths > 1
+  if racing:  # the warm-up, and all after the search, on one slot's devices (train/race.py)
+    from odn_jax.train import race as race_loop  # pylint: disable=g-import-not-at-top  # imports this module
+    setup.mesh = race_loop.slot_mesh(config, 0)
   model = setup.model
   params, state = model.init(jax.random.key(config.seed), setup.ds.input_shape)
   run = RunState(config, model, setup.tx, {'params': params, 'state': state},
@@ -181,17 +201,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   mngr = checkpoint.manager(workdir, config.checkpoint.keep)
   writer = tensorboard.MetricWriter(workdir, json.loads(config.to_json()))
+  racer = None  # the race under way, with search.parallel_depths > 1
   try:
     step = mngr.latest_step()
-    if step is not None:
-      meta = checkpoint.restore_meta(mngr, step)
+    meta = None if step is None else checkpoint.restore_meta(mngr, step)
+    if meta is not None and meta.get('race'):
+      racer = race_loop.Racer.restore(run, setup, workdir, mngr, step, meta)
+    elif meta is not None:
       template = parallel.replicated_like(run.template(search.Plan(**meta['plan'])), setup.mesh)
       run.restore(checkpoint.restore_tree(mngr, step, template), meta)
       setup.say(f'resumed {workdir} at epoch {len(run.history) + 1}, step {run.epoch_step}: '
                 f'{run.plan.phase} at depth {run.plan.depth}')
     else:
       setup.say(f'{run.plan.phase} at depth {run.plan.depth}: {run.plan.reason}')
-    run.restore(parallel.replicate(run.tree(), setup.mesh), run.meta())
+    if racer is None:
+      run.restore(parallel.replicate(run.tree(), setup.mesh), run.meta())
     started = time.time() - run.elapsed_s
 
     def save():
@@ -204,7 +228,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
     fold = search.fold_history(run.history, config, setup.sizes)  # pushed one epoch at a time
     with preemption_check(run.global_step) as preempted:
-      while not run.plan.done:
+      while not run.plan.done and not (racing and run.plan.phase != search.WARMUP):
         record = run_epoch(run, setup, stop=preempted)
         if record is None:  # SIGTERM: save the position inside the epoch
           save()
@@ -223,7 +247,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         save()
         if not run.plan.done and should_stop(run.history):
           return None
+      if racing:  # the depths, raced from the warm-up weights
+        racer = racer or race_loop.Racer.start(run, setup, workdir)
+        if not racer.run(mngr, preempted, should_stop, started):
+          return None
+        racer.finish()
+        for record in run.history[len(racer.warmup_history):]:
+          writer.write_epoch(record)
   finally:
     mngr.close()  # waits for the last save
     writer.close()
-  return extract_and_report(run, setup, workdir, started)
+  return extract_and_report(run, setup, workdir, started, racer)
