@@ -161,9 +161,9 @@ def extract_and_report(run: RunState, setup: Setup, workdir: str, started: float
                                 test_accuracy=outputs.accuracy[-1],
                                 wall_clock_s=time.time() - started, **exits)
   trained = run.history if racer is None else racer.history()
-  summary = dataclasses.replace(summary, **cost.search_cost(
-      config, model, ds.input_shape, trained, ds.num_examples['train']),
-      **({} if racer is None else racer.summary_fields()))
+  summary = dataclasses.replace(summary, **{
+      **cost.search_cost(config, model, ds.input_shape, trained, ds.num_examples['train']),
+      **({} if racer is None else racer.summary_fields())})
   record_files.write_history(workdir, trained)  # again: a run resumed after its search
   record_files.write_summary(workdir, summary)
   markdown.write_report(workdir, summary, run.history, model)
