@@ -77,6 +77,7 @@ def test_quickstart_search_on_four_devices(tmp_path):
       from conftest import quickstart_config
       from odn_jax.train import loop as trainer
       config = quickstart_config()
+      config.measure_throughput = False  # seconds of timing, not read here
       summary = trainer.train_and_evaluate(config, {str(tmp_path)!r}, quiet=True)
       print('DEVICES', summary['num_devices'], 'DEPTH', summary['optimal_depth'],
             'TEST', summary['test_accuracy'])

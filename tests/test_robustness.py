@@ -10,15 +10,37 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CACHE_FLAG
+from conftest import CACHE_FLAG, quickstart_config
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / 'configs/quickstart.py')
+# The quickstart's method, small: 8 epochs (warm-up, depths 1 and 2 three each, depth 3 one)
+# of batches of 16, so a signal after the 4th epoch lands in training with epochs to go.
+SMALL = (('model.width', 4), ('batch_size', 16), ('precise_bn_batches', 2),
+         ('warmup.epochs', 1), ('search.target', 100.0), ('search.max_epochs_per_depth', 3),
+         ('search.max_epochs_total', 8), ('early_exit_epochs', 1),
+         ('measure_throughput', False))
 
 
 def train_cmd(workdir, *overrides):
   return [sys.executable, str(ROOT / 'launch/train.py'), f'--config={QUICKSTART}',
-          f'--workdir={workdir}', CACHE_FLAG, *overrides]
+          f'--workdir={workdir}', CACHE_FLAG, *(f'--config.{k}={v}' for k, v in SMALL),
+          *overrides]
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+  """The summary of the run train_cmd starts, trained in one go (in this process)."""
+  from odn_jax.train import loop as trainer  # pylint: disable=g-import-not-at-top
+  config = quickstart_config()
+  for key, value in SMALL:
+    *parents, name = key.split('.')
+    node = config
+    for parent in parents:
+      node = node[parent]
+    node[name] = value
+  return trainer.train_and_evaluate(config, str(tmp_path_factory.mktemp('uninterrupted')),
+                                    quiet=True)
 
 
 def train(workdir, *overrides, timeout=600):
@@ -54,9 +76,10 @@ def final_summary(workdir):
 SAME = ('optimal_depth', 'test_accuracy', 'val_accuracy', 'epochs_total', 'per_depth')
 
 
+@pytest.mark.slow  # two runs each, and the one they are compared with
 @pytest.mark.parametrize('sig,status', [(signal.SIGTERM, 75), (signal.SIGKILL, -9)])
-def test_interrupted_run_resumes_to_the_same_summary(quickstart_run, tmp_path, sig, status):
-  _, _, summary = quickstart_run
+def test_interrupted_run_resumes_to_the_same_summary(uninterrupted, tmp_path, sig, status):
+  summary = uninterrupted
   workdir = str(tmp_path / 'run')
   assert interrupt_after(workdir, 4, sig) == status
   assert not os.path.exists(os.path.join(workdir, 'summary.json'))
