@@ -1,19 +1,25 @@
-"""The one place where the active depth changes: the start of block d+1 and its head.
+"""How a new depth starts: the weights it trains from, and the optimizer state it keeps.
 
+`RunState.move_to` (odn_jax/train/state.py) is the one place the active depth changes; it
+asks this module what the next depth starts from. After the warm-up, the first depth starts
+from every head as the warm-up left them, with a new optimizer. On growth to depth d+1,
 `config.grow.init` chooses what the deeper network starts from:
   'trained'  : the full tree as it stands (the warm-up plus every depth trained since);
-  'warmup'   : the warm-up weights alone, discarding later training (the paper's notebooks);
+  'warmup'   : the warm-up weights alone, discarding later training, and a new optimizer
+               (zero momentum): the paper's notebooks;
   'identity' : as 'trained', but the new block's last BatchNorm has scale and shift at
                zero, so the block adds nothing to its shortcut, and the new head is a copy
                of the previous one: the deeper net first computes what the shallower did.
                Exact where the shortcut is the identity (no projection).
+With 'trained' and 'identity' the optimizer keeps the momentum of the pieces both depths
+share; `config.grow.carry` < 1 blends the trained weights back towards the warm-up's.
 """
 
 import jax
 import jax.numpy as jnp
 
 from odn_jax.errors import ConfigError
-from odn_jax.models import block_key, head_key
+from odn_jax.models import block_key, head_key, partition
 
 GROW_INITS = ('trained', 'warmup', 'identity')
 
@@ -21,6 +27,31 @@ GROW_INITS = ('trained', 'warmup', 'identity')
 def check_init(init: str):
   if init not in GROW_INITS:
     raise ConfigError(f'config.grow.init must be one of {GROW_INITS}, got {init!r}')
+
+
+def keeps_warmup(config) -> bool:
+  """Whether growth reads the warm-up's weights (reloads them, or blends towards them), so a
+  run keeps (and saves) them."""
+  return config.grow.init == 'warmup' or config.grow.carry != 1.0
+
+
+def start_variables(config, variables: dict, warmup_variables: dict | None, depth: int,
+                    after_warmup: bool) -> dict:
+  """The full {'params', 'state'} trees depth `depth` starts from: `variables` (every piece
+  as kept so far) straight after the warm-up, else what `config.grow` grows them into."""
+  if after_warmup:
+    return variables
+  return grown_variables(variables, warmup_variables, depth, config.grow.init,
+                         config.grow.carry)
+
+
+def start_opt_state(config, previous, fresh, after_warmup: bool):
+  """The optimizer state a new depth starts with, given the `previous` depth's and a `fresh`
+  one (zero momentum): fresh after the warm-up and with grow.init='warmup' (the paper's new
+  SGD), else `fresh` with the previous momentum of every piece both depths share."""
+  if after_warmup or config.grow.init == 'warmup':
+    return fresh
+  return partition.carry_over(previous, fresh)
 
 
 def grown_variables(variables: dict, warmup_variables: dict, depth: int, init: str,

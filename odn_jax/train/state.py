@@ -27,15 +27,10 @@ class RunState:
     self.plan = search.start_plan(config)
     self.variables = variables  # full {'params', 'state'}: every piece's weights as kept
     # The warm-up's weights (the initial ones until then), where growth reads them.
-    self.warmup = variables if self.keeps_warmup else None
+    self.warmup = variables if growth.keeps_warmup(config) else None
     self.ts, self.best, self.metrics = self.fresh(self.plan)
     self.epoch_step = 0  # steps of the epoch under way already done (> 0 after a preemption)
     self.elapsed_s = 0.0
-
-  @property
-  def keeps_warmup(self) -> bool:
-    """Whether growth reads the warm-up's weights (reloads them, or blends towards them)."""
-    return self.config.grow.init == 'warmup' or self.config.grow.carry != 1.0
 
   @property
   def global_step(self) -> int:
@@ -52,7 +47,7 @@ class RunState:
     tree = {'variables': variables}
     if not plan.done:  # a finished search trains nothing more
       tree.update(ts=ts, best=best, metrics=metrics)
-    if self.keeps_warmup:
+    if growth.keeps_warmup(self.config):
       tree['warmup'] = warmup
     return tree
 
@@ -86,16 +81,17 @@ class RunState:
 
     The same depth training on (a new rate, or the fine-tune flag) changes nothing else:
     same weights, optimizer and best. A depth left keeps its best weights (also saved as
-    its depth tag); the next starts from `growth.grown_variables` with a new optimizer, or
-    with the momentum of the pieces both depths share where the trained weights carry over.
+    its depth tag); what the next starts from, weights and optimizer state, is growth's
+    answer (`odn_jax.search.growth`).
     """
     old, self.plan = self.plan, plan
     if plan.depth == old.depth and old.phase != search.WARMUP and not plan.done:
       return
-    if old.phase == search.WARMUP:  # every head as the warm-up's last epoch left it
+    after_warmup = old.phase == search.WARMUP
+    if after_warmup:  # every head as the warm-up's last epoch left it
       self.variables = {'params': partition.merge(self.variables['params'], self.ts.params),
                         'state': partition.merge(self.variables['state'], self.ts.batch_stats)}
-      if self.keeps_warmup:
+      if growth.keeps_warmup(self.config):
         self.warmup = self.variables
     else:
       self.variables = {k: partition.merge(self.variables[k], self.best[k]) for k in self.best}
@@ -106,11 +102,8 @@ class RunState:
         self.variables = {k: partition.merge(self.variables[k], tagged[k]) for k in tagged}
       self.ts = self.best = self.metrics = None
       return
-    grown = old.phase != search.WARMUP
-    if grown:
-      self.variables = growth.grown_variables(self.variables, self.warmup, plan.depth,
-                                              self.config.grow.init, self.config.grow.carry)
+    self.variables = growth.start_variables(self.config, self.variables, self.warmup,
+                                            plan.depth, after_warmup)
     ts, self.best, self.metrics = self.fresh(plan)
-    if grown and self.config.grow.init != 'warmup':  # momentum of the pieces both depths share
-      ts = ts.replace(opt_state=partition.carry_over(self.ts.opt_state, ts.opt_state))
-    self.ts = ts
+    self.ts = ts.replace(opt_state=growth.start_opt_state(self.config, self.ts.opt_state,
+                                                          ts.opt_state, after_warmup))
