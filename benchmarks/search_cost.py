@@ -31,7 +31,8 @@ sequential run trained is scaled from the deepest measured one by FLOPs), each r
 as its slowest slot's epoch. The forced CPU devices share the machine's cores, so the real
 races' wall-clock says nothing about K devices; their epochs and FLOPs do.
 `--sequential_from_paper` trains K = 1 of the paper schedule only and replays the other
-schedules' sequential runs from its history; `--replay_only` trains K = 1 only.
+schedules' sequential runs from its history; `--replay_only` trains K = 1 only;
+`--raced_schedules=fast` trains the races of those schedules only (the others are replayed).
 """
 
 import ast
@@ -68,6 +69,8 @@ _PARALLEL = flags.DEFINE_list('parallel_depths', ['1'], 'Slots K (search.paralle
 _PER_SLOT = flags.DEFINE_integer('devices_per_slot', 1, 'Forced CPU devices per slot.')
 _ROWS_OUT = flags.DEFINE_string('rows_out', None, 'Internal: a child writes its rows here.')
 _REPLAY_ONLY = flags.DEFINE_bool('replay_only', False, 'Train K = 1 only; replay every K.')
+_RACED = flags.DEFINE_list('raced_schedules', [], 'Schedules whose races K > 1 are trained '
+                           '(default: all); the others are replayed.')
 _SEQ_FROM_PAPER = flags.DEFINE_bool(
     'sequential_from_paper', False, 'Train K = 1 of the paper schedule only; replay the '
     "others' sequential runs from its history (their raced ones are still trained).")
@@ -255,7 +258,8 @@ def main(argv):
       rows += in_child(slots)
       continue
     for name in _SCHEDULES.value:
-      if slots == 1 and name != 'paper' and _SEQ_FROM_PAPER.value:
+      if (slots == 1 and name != 'paper' and _SEQ_FROM_PAPER.value
+          or slots > 1 and name not in (_RACED.value or [name])):
         continue
       for seed in map(int, _SEEDS.value):
         row = {'schedule': name, 'seed': seed, **run(schedule(base, name, seed, slots),
