@@ -31,7 +31,11 @@ def main(argv):
   table = compare.rows(compare.load_summaries(workdirs))
   print(compare.format_table(table))
   if _MARKDOWN.value:
-    epath.Path(_MARKDOWN.value).write_text(compare.format_table(table, markdown=True))
+    try:
+      epath.Path(_MARKDOWN.value).write_text(compare.format_table(table, markdown=True))
+    except OSError as e:  # no such folder, no permission, a directory, a full disk
+      raise FlagError(f'cannot write --markdown={_MARKDOWN.value} ({e.strerror or e}); give a '
+                      'file in a folder you can write') from None
     print(f'wrote {_MARKDOWN.value}')
 
 

@@ -41,14 +41,18 @@ IMAGE_KEYS, LABEL_KEYS = ('x', 'images', 'x_test'), ('y', 'labels', 'y_test')
 def read_npz(path: str):
   try:
     f = np.load(path)
-  except (OSError, ValueError, zipfile.BadZipFile) as e:
-    raise FlagError(f'{path} is not an .npz file of arrays ({type(e).__name__})') from e
-  with f:
-    key = next((k for k in IMAGE_KEYS if k in f.files), None)
-    if key is None:
-      raise FlagError(f'{path} has none of the arrays {IMAGE_KEYS} (it has {f.files})')
-    label_key = next((k for k in LABEL_KEYS if k in f.files), None)
-    return f[key], (None if label_key is None else f[label_key])
+    if not isinstance(f, np.lib.npyio.NpzFile):
+      raise ValueError('a single .npy array')
+    with f:
+      key = next((k for k in IMAGE_KEYS if k in f.files), None)
+      if key is None:
+        raise FlagError(f'{path} has none of the arrays {IMAGE_KEYS} (it has {f.files})')
+      label_key = next((k for k in LABEL_KEYS if k in f.files), None)
+      return f[key], (None if label_key is None else f[label_key])
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # empty, text, objects
+    why = 'it holds Python objects' if 'allow_pickle' in str(e) else type(e).__name__
+    raise FlagError(f'{path} is not an .npz file of arrays ({why}); write one with '
+                    'numpy.savez(path, x=images, y=labels)') from None
 
 
 def read_image(path: str, input_shape) -> np.ndarray:
@@ -82,6 +86,22 @@ def read_inputs(paths, input_shape):
     images = images[..., None]  # [N, H, W] grey images
   if tuple(images.shape[1:]) != tuple(input_shape):
     raise FlagError(f'images have shape {images.shape[1:]}, the model takes {input_shape}')
+  if images.dtype.kind not in 'uif':
+    raise FlagError(f'images are {images.dtype}; give uint8 (or 0..255 float) pixels')
+  if images.dtype.kind == 'f':
+    bad = ~np.isfinite(images)
+    if bad.any():
+      first = int(np.flatnonzero(bad.reshape(len(images), -1).any(axis=1))[0])
+      raise FlagError(f'{int(bad.reshape(len(images), -1).any(axis=1).sum())} of the '
+                      f'{len(images)} images hold NaN or infinite pixels (the first: image '
+                      f'{first}); a prediction of them would mean nothing')
+  if images.size and (images.min() < 0 or images.max() > 255):
+    raise FlagError(f'pixels span {images.min():g}..{images.max():g}; the model takes 0..255 '
+                    '(multiply 0..1 images by 255)')
+  if labels is not None and (np.asarray(labels).dtype.kind not in 'iu'
+                             or len(labels) != len(images)):
+    raise FlagError(f'labels must be one integer per image, got {np.asarray(labels).dtype} '
+                    f'of shape {np.shape(labels)} for {len(images)} images')
   return images, labels
 
 

@@ -58,11 +58,11 @@ def test_sharded_train_step_equals_one_device_step():
 def test_batch_size_must_divide_over_devices():
   out = run_with_devices('''
       from odn_jax.config import defaults
-      from odn_jax.run import parallel
+      from odn_jax.train import loop
       config = defaults.base_config()
       config.batch_size = 6
       try:
-        parallel.check_batch_sizes(config)
+        loop.check_config(config)
       except ValueError as e:
         print(e)
   ''')

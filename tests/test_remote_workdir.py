@@ -10,7 +10,7 @@ import pytest
 
 import odn_jax
 from odn_jax.results import compare, markdown, tensorboard
-from odn_jax.run import record_files, records, workdir
+from odn_jax.run import record_files, records, start, workdir
 from tests.conftest import smoke_config
 
 BUCKET = 'gs://odn-test'
@@ -68,7 +68,8 @@ def test_a_gs_workdir_goes_through_epath_alone(epath_run, fake_bucket):
   run, summary = epath_run
   remote = f'{BUCKET}/runs/a'
   config = workdir.load_config(run)
-  assert workdir.prepare(config, remote) is None
+  assert start.prepare(config, remote) is None
+  start.start(config, remote)
   assert json.loads((fake_bucket / 'runs/a/config.json').read_text()) == config.to_dict()
   assert workdir.load_config(remote).to_dict() == config.to_dict()
   history = record_files.load_history(run)
@@ -82,7 +83,7 @@ def test_a_gs_workdir_goes_through_epath_alone(epath_run, fake_bucket):
   record_files.write_summary(remote, records.Summary.from_json(summary))
   # optimal/model.json, as extraction leaves it; then the report and card from the bucket.
   workdir.write_text(workdir.model_info_path(remote), (run / 'optimal/model.json').read_text())
-  assert workdir.prepare(config, remote) == summary  # a finished run
+  assert start.prepare(config, remote) == summary  # a finished run
   markdown.write_report_of(remote)
   text = (fake_bucket / 'runs/a/report.md').read_text()
   assert f'Optimal depth: {summary["optimal_depth"]}' in text

@@ -11,7 +11,7 @@ import pytest
 
 from odn_jax.config import defaults
 from odn_jax.errors import ConfigError, UserError
-from odn_jax.run import workdir
+from odn_jax.run import start, workdir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,31 +47,39 @@ def test_a_key_only_one_config_has_differs():
   assert workdir.config_differences(saved, current) == ['model.init', 'search.min_delta']
 
 
+def begin(config, path):
+  """What train_and_evaluate does before it trains: the checks, then config.json."""
+  finished = start.prepare(config, path)
+  if finished is None:
+    start.start(config, path)
+  return finished
+
+
 def test_prepare_refuses_another_run_and_takes_a_moved_dataset(tmp_path):
   config = defaults.base_config()
-  assert workdir.prepare(config, str(tmp_path)) is None
+  assert begin(config, str(tmp_path)) is None
   moved = defaults.base_config()
   moved.data.data_dir = '/elsewhere'
-  assert workdir.prepare(moved, str(tmp_path)) is None
+  assert begin(moved, str(tmp_path)) is None
   # What a later evaluate.py reads: the dataset where it is now.
   assert workdir.load_config(str(tmp_path)).data.data_dir == '/elsewhere'
   other = defaults.base_config()
   other.search.patience = 5
   # Nothing trained yet (e.g. the data checks refused the data): the new config replaces it.
-  assert workdir.prepare(other, str(tmp_path)) is None
+  assert begin(other, str(tmp_path)) is None
   assert workdir.load_config(str(tmp_path)).search.patience == 5
   (tmp_path / workdir.CHECKPOINTS / '000001').mkdir(parents=True)  # an epoch was saved
   with pytest.raises(ConfigError, match=r'differs in search\.patience\)'):
-    workdir.prepare(moved, str(tmp_path))
+    begin(moved, str(tmp_path))
   workdir.write_json(workdir.file(str(tmp_path), workdir.SUMMARY), {'optimal_depth': 2})
-  assert workdir.prepare(other, str(tmp_path)) == {'optimal_depth': 2}
+  assert begin(other, str(tmp_path)) == {'optimal_depth': 2}
 
 
 def test_prepare_refuses_a_file(tmp_path):
   path = tmp_path / 'file'
   path.write_text('x')
   with pytest.raises(UserError, match='is a file'):
-    workdir.prepare(defaults.base_config(), str(path))
+    begin(defaults.base_config(), str(path))
 
 
 def test_writes_are_whole_and_leave_no_temporary(tmp_path):

@@ -5,8 +5,10 @@
   2   bad input: a flag, a config value, a file or the data; one line `error: ...` on stderr
   3   the loss became non-finite (odn-train; the last good checkpoint is kept)
   75  preempted by SIGTERM (odn-train; the same command resumes)
+  130 interrupted by Ctrl-C (odn-train: saved as after SIGTERM; the same command resumes)
 """
 
+import errno
 import os
 import sys
 import traceback
@@ -20,7 +22,7 @@ _VERBOSE = flags.DEFINE_bool('verbose', False, 'Show the Python traceback of an 
 
 
 def _one_line(e: BaseException) -> str:
-  if isinstance(e, AttributeError) and e.args:
+  if isinstance(e, (AttributeError, KeyError)) and e.args:
     # ml_collections nests a KeyError's repr in its message: unwrap quotes and escapes.
     message = str(e.args[0]).replace('\\n', ' ').replace("\\'", "'").replace("'", '')
   else:
@@ -43,11 +45,24 @@ def _one_host(e: BaseException) -> bool:
   return jax.distributed.is_initialized() and not getattr(e, 'agreed', False)
 
 
-def _fail(message: str, at_once: bool = False):
+def _fail(message: str, at_once: bool = False, status: int = 2):
   print(f'error: {message}', file=sys.stderr)
   if at_once:
-    _exit_at_once(2)
-  sys.exit(2)
+    _exit_at_once(status)
+  sys.exit(status)
+
+
+def _disk_full(e: BaseException) -> OSError | None:
+  """The 'no space left' error behind `e` (Orbax and TensorBoard wrap it), or None."""
+  seen = set()
+  while e is not None and id(e) not in seen:
+    seen.add(id(e))
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+      return e
+    if 'No space left on device' in str(e):
+      return OSError(errno.ENOSPC, 'No space left on device')
+    e = e.__cause__ or e.__context__
+  return None
 
 
 def _parse_flags(argv):
@@ -58,11 +73,12 @@ def _parse_flags(argv):
   except SystemExit as e:  # absl's --help / --helpshort / --helpfull: help is no failure
     sys.exit(0 if e.code == 1 else e.code)
   except flags.Error as e:
-    _fail(f'{_one_line(e)} (--help lists the flags)')
-  except AttributeError as e:  # ml_collections' unknown --config.KEY, raised while parsing
+    _fail(f'{_one_line(e).split(" Pass --help")[0]} (--help lists the flags)')
+  except (AttributeError, KeyError) as e:  # ml_collections' unknown --config.KEY or group
     if '--verbose' in argv:
       raise
-    _fail(f'unknown config key {_one_line(e)} (the keys are in odn_jax/config/defaults.py)')
+    _fail(f'unknown config key {_one_line(e).replace(" Did you mean", "; did you mean")} '
+          '(the keys are in odn_jax/config/defaults.py)')
 
 
 def run_main(main):
@@ -75,6 +91,9 @@ def run_main(main):
       logging.set_verbosity(logging.WARNING)
     try:
       return main(argv)
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves and stops itself)
+      _fail('interrupted (Ctrl-C); what the run had saved is kept: rerun the same command to '
+            'resume', status=130)
     except UserError as e:
       if _VERBOSE.value:
         if not _one_host(e):
@@ -82,6 +101,11 @@ def run_main(main):
         traceback.print_exc()
       _fail(_one_line(e), at_once=_one_host(e))
     except Exception as e:  # pylint: disable=broad-except
+      full = _disk_full(e)
+      if full is not None:
+        where = f' writing {full.filename}' if getattr(full, 'filename', None) else ''
+        _fail(f'no space left on the device{where}; the last saved checkpoint is intact: free '
+              'some space and rerun the same command to resume', at_once=_one_host(e))
       if not _one_host(e):
         raise
       traceback.print_exc()  # a bug: its traceback, then out before the peers wait

@@ -71,7 +71,14 @@ class _ResolvingParser(config_flags_module.ConfigFileFlagParser):
   is a ValueError: absl reports it as a bad --config value, in one line)."""
 
   def parse(self, path):
-    return super().parse(resolve(path))
+    try:
+      return super().parse(resolve(path))
+    except (TypeError, ValueError) as e:
+      # ml_collections re-raises a get_config error with its traceback in the message: a
+      # UserError (e.g. an unknown schedule after the colon) keeps its own one line.
+      if isinstance(e.__context__, errors.UserError):
+        raise ConfigError(str(e.__context__)) from None
+      raise
 
 
 def DEFINE_config(name: str = 'config', help_string: str = 'Experiment config: a shipped name '

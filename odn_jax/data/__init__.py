@@ -43,6 +43,7 @@ def load(config) -> Dataset:
                prefetch=config.data.prefetch, drop_last=config.data.get('drop_last', True),
                num_devices=jax.device_count())
   ds.findings = findings
+  ds.fingerprint = checks.fingerprint(splits)  # the run's identity in its checkpoints
   ds.class_names = sources.class_names(config.data)  # None where the source has no names
   ds.warnings = [f.message for f in findings if f.level == checks.WARNING]
   for warning in ds.warnings:

@@ -234,6 +234,35 @@ def run(splits: dict, num_classes: int, batch_size: int, source_train: np.ndarra
   return sorted(findings, key=lambda f: LEVELS.index(f.level))
 
 
+def consistency(splits: dict) -> str | None:
+  """Why the splits cannot feed one network (images of another shape or channel count than
+  training's, e.g. an 8x8 test split against 16x16 training images), or None."""
+  def hwc(shape):
+    return f'{shape[0]}x{shape[1]} with {shape[2]} channel{"s" * (shape[2] != 1)}'
+  train = tuple(splits['train'][0].shape[1:]) if 'train' in splits else None
+  for split, (images, _) in splits.items():
+    if train is not None and tuple(images.shape[1:]) != train:
+      return (f'the {split} split\'s images are {hwc(images.shape[1:])}, the train split\'s '
+              f'{hwc(train)}: a network trained on one cannot be measured on the other; give '
+              'every split images of one shape and channel count')
+  return None
+
+
+def fingerprint(splits: dict) -> dict:
+  """What identifies the data of a run, saved with its every checkpoint and checked on
+  resume: per split the count, image shape and dtype, label range, and a hash of its bytes
+  (about 0.1 s for MNIST)."""
+  out = {}
+  for split, (images, labels) in sorted(splits.items()):
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.ascontiguousarray(images).tobytes())
+    digest.update(np.ascontiguousarray(labels, np.int32).tobytes())
+    out[split] = {'count': int(len(labels)), 'shape': [int(d) for d in images.shape[1:]],
+                  'dtype': str(images.dtype), 'hash': digest.hexdigest(),
+                  'labels': [int(labels.min()), int(labels.max())] if len(labels) else []}
+  return out
+
+
 def raise_errors(findings: list[Finding], name: str):
   """A one-line DataError with the first (most basic) error, and how many more there are."""
   errors = [f.message for f in findings if f.level == ERROR]

@@ -8,6 +8,7 @@ MNIST way (`train-images-idx3-ubyte`, `t10k-images-idx3-ubyte`, ...) or the EMNI
 
 import gzip
 import os
+import zlib
 import zipfile
 
 import numpy as np
@@ -26,7 +27,10 @@ IMAGE_SUFFIXES = {'train': ('train-images-idx3-ubyte',),
 
 def _parse(raw: bytes, name: str) -> np.ndarray:
   if raw[:2] == b'\x1f\x8b':
-    raw = gzip.decompress(raw)
+    try:
+      raw = gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as e:  # cut short, or damaged
+      raise DataError(f'{name} is a damaged gzip file ({e}); download or copy it again') from None
   if len(raw) < 4 or raw[0:2] != b'\x00\x00' or raw[2] != 0x08:
     raise DataError(f'{name} is not an IDX file of unsigned bytes (magic 0x0000 08 nn)')
   ndim = raw[3]
@@ -76,9 +80,16 @@ def _pick(candidates: list[str], split: str, where: str, name: str) -> str:
 def load_folder(folder: str, name: str = '') -> dict[str, tuple[np.ndarray, np.ndarray]]:
   """{'train': (images, labels), 'test': (images, labels)} from an IDX folder or .zip."""
   if os.path.isfile(folder) and zipfile.is_zipfile(folder):
-    with zipfile.ZipFile(folder) as archive:
-      names = [n for n in archive.namelist() if not n.endswith('/')]
-      return _load(names, folder, name, lambda n: archive.read(n))
+    try:
+      with zipfile.ZipFile(folder) as archive:
+        names = [n for n in archive.namelist() if not n.endswith('/')]
+        return _load(names, folder, name, lambda n: archive.read(n))
+    except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+      raise DataError(f'{folder} is a damaged .zip archive ({e}); download it again') from None
+  if os.path.isfile(folder):
+    raise DataError(f'{folder!r} is a file but not a readable .zip archive (damaged, or '
+                    'another format); set config.data.path to a folder (or .zip) holding the '
+                    'four MNIST-format files')
   if not os.path.isdir(folder):
     raise DataError(f'IDX folder {folder!r} does not exist; set config.data.path to a folder '
                     '(or .zip) holding the four MNIST-format files')

@@ -9,10 +9,12 @@ import os
 import socket
 from typing import NamedTuple
 import urllib.parse
+import zipfile
+import zlib
 
 import numpy as np
 
-from odn_jax.data import idx
+from odn_jax.data import checks, idx
 from odn_jax.data.errors import DataError
 
 SOURCES = ('tfds', 'idx', 'npz', 'digits')
@@ -30,6 +32,9 @@ def read(data_config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
                  'npz': lambda: _npz(data_config.path)}
   splits = {k: check_split(k, *v, data_config.num_classes, data_config.label_offset, source)
             for k, v in read_source[source]().items()}
+  mismatch = checks.consistency(splits)
+  if mismatch:
+    raise DataError(f'{source} data {data_config.name!r}: {mismatch}')
   channels = {v[0].shape[-1] for v in splits.values()}
   if len(data_config.mean) not in channels or len(data_config.std) not in channels:
     raise DataError(f'config.data.mean/std have {len(data_config.mean)}/{len(data_config.std)}'
@@ -145,6 +150,24 @@ def _split_validation(splits, data_config):
 def _npz(path):
   if not os.path.isfile(path):
     raise DataError(f'npz file {path!r} does not exist; set config.data.path')
+  with open(path, 'rb') as f:
+    head = f.read(6)
+  try:
+    if head[:4] != b'PK\x03\x04':  # an .npz is a zip archive of .npy files
+      raise ValueError('empty' if not head else 'a single .npy array' if head == b'\x93NUMPY'
+                       else 'not a zip archive of .npy arrays')
+    return _read_npz(path)
+  except DataError:
+    raise
+  except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+    # Cut short, damaged, or holding Python objects (which np.load refuses to unpickle).
+    why = 'it holds Python objects' if 'allow_pickle' in str(e) else str(e) or type(e).__name__
+    raise DataError(f'{path} is not a readable .npz of arrays ({why[:120]}); write it with '
+                    'numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...) '
+                    'from uint8 images and integer labels') from None
+
+
+def _read_npz(path):
   with np.load(path) as f:
     missing = {'x_train', 'y_train', 'x_test', 'y_test'} - set(f.files)
     if missing:

@@ -36,8 +36,14 @@ def initialize(distributed: bool):
   """Joins the other hosts (TPU pods, multi-node GPU, or the processes of a SLURM step)
   before any device is touched: where they are is read from the environment."""
   if distributed:
-    jax.distributed.initialize(heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
-                               shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_S)
+    try:
+      jax.distributed.initialize(heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
+                                 shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_S)
+    except (ValueError, RuntimeError) as e:  # no cluster found in the environment
+      line = next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)
+      raise ConfigError(f'config.distributed=True but no cluster to join ({line[:200]}); '
+                        'run it under a TPU pod or SLURM, or with JAX_COORDINATOR_ADDRESS, '
+                        'JAX_NUM_PROCESSES and JAX_PROCESS_ID set; else leave it False') from None
 
 
 def _gather_messages(message: str) -> list[str]:
@@ -100,14 +106,6 @@ def make_mesh() -> jax.sharding.Mesh:
   # Auto axes: XLA propagates the batch sharding through the unchanged step code.
   return jax.make_mesh((jax.device_count(),), ('data',),
                        axis_types=(jax.sharding.AxisType.Auto,))
-
-
-def check_batch_sizes(config):
-  devices = jax.device_count()
-  for key in ('batch_size', 'eval_batch_size'):
-    if config[key] % devices:
-      raise ConfigError(f'config.{key}={config[key]} does not divide evenly over {devices} '
-                       f'devices; use a multiple of {devices}')
 
 
 def replicate(tree, mesh):

@@ -25,8 +25,7 @@ FIX = {  # how to repair each file, for the one line a damaged file gives
 }
 
 
-class RunFileError(UserError, ValueError):
-  """A file of a run that exists but cannot be read."""
+RunFileError = workdir_lib.RunFileError  # a file of a run that exists but cannot be read
 
 
 def read(source, kind: str, parse):
@@ -34,6 +33,8 @@ def read(source, kind: str, parse):
   if it is empty, cut short, or not what a file of its kind holds."""
   try:
     return parse(workdir_lib.read_json(source))
+  except RunFileError as e:  # not JSON at all (empty, cut short): the fix of its kind
+    raise RunFileError(f'{e.what}; {FIX[kind]}') from None
   except UserError:
     raise
   except (ValueError, TypeError, KeyError) as e:  # JSON, version or fields

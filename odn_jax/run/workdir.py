@@ -1,5 +1,6 @@
 """The layout of a run's workdir, and the one way files are written into it.
 
+  DIR/run.lock          held by the run in progress (odn_jax.run.lock): one run at a time
   DIR/config.json       the config the run started with (resuming checks it)
   DIR/history.json      one record per epoch so far
   DIR/summary.json      the result; that it exists marks the run as finished
@@ -26,8 +27,7 @@ from etils import epath
 import jax
 import ml_collections
 
-from odn_jax.errors import ConfigError, NotFoundError
-from odn_jax.run import parallel
+from odn_jax.errors import NotFoundError, UserError
 
 CONFIG = 'config.json'
 HISTORY = 'history.json'
@@ -40,6 +40,11 @@ OPTIMAL = 'optimal'
 VARIABLES = 'variables'  # inside a saved-variables folder (optimal/, depth_NN/)
 MODEL_INFO = 'model.json'  # beside it: how to rebuild and feed the network
 MODEL_CARD = 'README.md'  # in optimal/: what the subnet is and how it was found
+LOCK = 'run.lock'
+# What a run writes at the top of its workdir: all that --fresh deletes (with their
+# temporaries); and what marks a folder as holding a run.
+RUN_FILES = (CONFIG, HISTORY, SUMMARY, REPORT, PLOTS, TENSORBOARD, CHECKPOINTS, OPTIMAL)
+MARKS_A_RUN = (CONFIG, HISTORY, SUMMARY, CHECKPOINTS)
 
 # Config keys that say where things are or how fast they run, not what is computed:
 # resuming a run with other values of these gives the same run.
@@ -83,6 +88,11 @@ def model_info_path(workdir: PathLike) -> epath.Path:
 
 def model_card_path(workdir: PathLike) -> epath.Path:
   return optimal_path(workdir) / MODEL_CARD
+
+
+def holds_run(workdir: PathLike) -> bool:
+  """Whether `workdir` holds (part of) a run of odn_jax."""
+  return any(file(workdir, name).exists() for name in MARKS_A_RUN)
 
 
 def depth_tags(workdir: PathLike) -> dict[int, epath.Path]:
@@ -153,10 +163,28 @@ def write_folder(target: PathLike, write: Callable[[epath.Path], None],
 
 # --------------------------------------------------------------------------- reading
 
+class RunFileError(UserError, ValueError):
+  """A file of a run that exists but cannot be read (cut short, emptied, edited)."""
+
+
+_FIXES = {CONFIG: 'delete it and rerun launch/train.py with the run\'s --config and --workdir: '
+                  'it is written again once the checkpoints agree with the config'}
+
+
 def read_json(source: PathLike):
-  """The JSON in `source`: the low-level read under `odn_jax.run.record_files`, which reads
-  history.json, summary.json and model.json as typed records."""
-  return json.loads(epath.Path(source).read_text())
+  """The JSON value in `source`: the low-level read under `odn_jax.run.record_files`, which
+  reads history.json, summary.json and model.json as typed records. A RunFileError naming
+  the file and the fix if it is not JSON (cut short by a full disk, emptied, edited)."""
+  source = epath.Path(source)
+  try:
+    return json.loads(source.read_text())
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    where = f' at line {e.lineno} column {e.colno}' if hasattr(e, 'lineno') else ''
+    what = 'is empty' if not source.stat().length else f'is not valid JSON{where}'
+    fix = _FIXES.get(source.name, 'restore it from a copy or delete it')
+    error = RunFileError(f'{source} {what} (cut short or edited); fix: {fix}')
+    error.what = f'{source} {what} (cut short or edited)'
+    raise error from None
 
 
 def read_json_if_exists(source: PathLike, default=None):
@@ -193,43 +221,3 @@ def config_differences(saved: dict, current: dict,
   saved, current = flatten(saved), flatten(current)
   return sorted(k for k in set(saved) | set(current)
                 if k not in ignore and saved.get(k, KeyError) != current.get(k, KeyError))
-
-
-def prepare(config: ml_collections.ConfigDict, workdir: PathLike) -> dict | None:
-  """Creates `workdir`, or checks that it holds a run of this config; returns the summary
-  of a finished run as summary.json holds it (None otherwise)."""
-  root = path(workdir)
-  text = config.to_json()
-  current, first = json.loads(text), json.loads(parallel.from_process_0(text))
-  # Every host checks, and all stop at once if any finds the workdir unusable.
-  with parallel.agreed():
-    differ = config_differences(first, current, ignore=PER_HOST_KEYS)
-    if differ:
-      raise ConfigError(f'this host was started with another config than host 0 (differs in '
-                        f'{", ".join(differ)}); start every host with the same flags')
-    if root.exists() and not root.is_dir():
-      raise ConfigError(f'workdir {workdir} is a file; pass a directory')
-  if is_writer():
-    root.mkdir(parents=True, exist_ok=True)
-  sync(f'create {root}')
-  config_file = file(workdir, CONFIG)
-  with parallel.agreed():
-    # Remote file systems answer permissions at the first write, with their own message.
-    if not is_remote(root) and not os.access(root, os.W_OK):
-      raise ConfigError(f'workdir {workdir} is not writable; pass a directory you can write')
-    saved = read_json_if_exists(config_file)
-    if saved is not None:  # with the keys added since it was written, as its run had them
-      from odn_jax.run import records  # pylint: disable=g-import-not-at-top
-      saved = records.upgrade('config', saved)
-    checkpoints = file(workdir, CHECKPOINTS)
-    trained = checkpoints.is_dir() and any(True for _ in checkpoints.iterdir())
-    if saved is not None and trained:  # a config whose run never trained is simply replaced
-      differ = config_differences(saved, current)
-      if differ:
-        raise ConfigError(f'workdir {workdir} holds a run of another config (differs in '
-                          f'{", ".join(differ)}); use a new --workdir or --fresh to start over')
-  if saved != current:  # new, or moved (a new data_dir): what evaluate.py will read
-    write_text(config_file, config.to_json(indent=1))
-  # record_files reads through this module: imported here, not above it.
-  from odn_jax.run import record_files  # pylint: disable=g-import-not-at-top
-  return record_files.load_summary_as_written(workdir)

@@ -18,6 +18,7 @@ import dataclasses
 import itertools
 import json
 import math
+import signal
 import time
 from typing import Callable
 
@@ -25,32 +26,28 @@ import jax
 import ml_collections
 
 from odn_jax import search
+from odn_jax.config import validate
 from odn_jax.deploy import subnet
 from odn_jax.errors import ConfigError
 from odn_jax.models import size
 from odn_jax.results import cost, early_exit, evaluation, markdown, summary as summary_lib, tensorboard
-from odn_jax.run import checkpoint, compilation, parallel, record_files, records
-from odn_jax.run import workdir as workdir_lib
-from odn_jax.search import growth, race
+from odn_jax.run import checkpoint, compilation, lock, parallel, record_files, records
+from odn_jax.run import start as start_lib
+from odn_jax.search import race
 from odn_jax.train import epoch as epoch_lib, steps as steps_lib
 from odn_jax.train.exits import train_exits
-from odn_jax.train.preemption import Preempted, preemption_check
+from odn_jax.train.preemption import Preempted, preemption_check, signal_flag
 from odn_jax.train.setup import Setup
 from odn_jax.train.state import RunState
 
 
 def check_config(config):
-  search.check_config(config)
+  """Every key's type and range (odn_jax.config.validate), what the machine decides, and
+  what a race of depths needs."""
+  validate.check(config)
+  validate.check_devices(config, jax.device_count())
   race.check_config(config)
-  growth.check_init(config.grow.init)
-  if config.precise_bn_batches < 0:
-    raise ConfigError('config.precise_bn_batches must be >= 0 (0: running averages), got '
-                      f'{config.precise_bn_batches}')
-  if config.batch_size < 1 or config.eval_batch_size < 1:
-    raise ConfigError('config.batch_size and config.eval_batch_size must be >= 1, got '
-                      f'{config.batch_size} and {config.eval_batch_size}')
-  if config.early_exit_epochs < 0:
-    raise ConfigError(f'config.early_exit_epochs must be >= 0, got {config.early_exit_epochs}')
+  race.check_devices(config, jax.device_count(), jax.process_count())
 
 
 class NonFiniteLoss(Exception):
@@ -165,31 +162,36 @@ def extract_and_report(run: RunState, setup: Setup, workdir: str, started: float
       **cost.search_cost(config, model, ds.input_shape, trained, ds.num_examples['train']),
       **({} if racer is None else racer.summary_fields())})
   record_files.write_history(workdir, trained)  # again: a run resumed after its search
-  record_files.write_summary(workdir, summary)
   markdown.write_report(workdir, summary, run.history, model)
+  record_files.write_summary(workdir, summary)  # last: a run with a summary has everything
   return summary.to_json()
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        should_stop: Callable[[list], bool] = lambda history: False,
-                       quiet: bool = False) -> dict | None:
+                       quiet: bool = False, fresh: bool = False) -> dict | None:
   """Runs (or resumes) the search in `workdir`; returns the summary, or None if stopped early.
 
   `should_stop(history)` is asked after every saved epoch; True leaves the run resumable.
-  A SIGTERM finishes the current step, saves, and raises `Preempted`.
+  A SIGTERM or Ctrl-C finishes the current step, saves, and raises `Preempted`.
+  `fresh`: delete the run the workdir holds and start over, once every check has passed.
   """
   # What may differ between the hosts of a multi-host job (their flags, the data each
   # reads) is checked by all before any waits for the others: one host's error stops all.
   with parallel.agreed():
     check_config(config)
-    parallel.check_batch_sizes(config)
-    race.check_devices(config, jax.device_count(), jax.process_count())
-  finished = workdir_lib.prepare(config, workdir)
-  if finished is not None:
-    return finished
+  start_lib.create(workdir)
+  with lock.held(workdir):  # one run per workdir, from here to the last file written
+    finished = start_lib.prepare(config, workdir, fresh)
+    if finished is not None:
+      return finished
+    return _train(config, workdir, should_stop, quiet, fresh)
+
+
+def _train(config, workdir: str, should_stop, quiet: bool, fresh: bool) -> dict | None:
   compilation.enable_cache(config.compilation_cache_dir)
   with parallel.agreed():
-    setup = Setup(config, quiet)
+    setup = Setup(config, quiet)  # the data checks: the last before --fresh deletes
   racing = config.search.parallel_depths > 1
   if racing:  # the warm-up, and all after the search, on one slot's devices (train/race.py)
     from odn_jax.train import race as race_loop  # pylint: disable=g-import-not-at-top  # imports this module
@@ -198,63 +200,84 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   params, state = model.init(jax.random.key(config.seed), setup.ds.input_shape)
   run = RunState(config, model, setup.tx, {'params': params, 'state': state},
                  setup.ds.steps_per_epoch)
+  identity = checkpoint.identity(config, getattr(setup.ds, 'fingerprint', {}))
+  if fresh:
+    start_lib.start(config, workdir, fresh=True)
 
-  mngr = checkpoint.manager(workdir, config.checkpoint.keep)
-  writer = tensorboard.MetricWriter(workdir, json.loads(config.to_json()))
+  mngr, writer = checkpoint.manager(workdir, config.checkpoint.keep), None
   racer = None  # the race under way, with search.parallel_depths > 1
-  try:
-    step = mngr.latest_step()
-    meta = None if step is None else checkpoint.restore_meta(mngr, step)
-    if meta is not None and meta.get('race'):
-      racer = race_loop.Racer.restore(run, setup, workdir, mngr, step, meta)
-    elif meta is not None:
-      template = parallel.replicated_like(run.template(search.Plan(**meta['plan'])), setup.mesh)
-      run.restore(checkpoint.restore_tree(mngr, step, template), meta)
-      setup.say(f'resumed {workdir} at epoch {len(run.history) + 1}, step {run.epoch_step}: '
-                f'{run.plan.phase} at depth {run.plan.depth}')
-    else:
-      setup.say(f'{run.plan.phase} at depth {run.plan.depth}: {run.plan.reason}')
-    if racer is None:
-      run.restore(parallel.replicate(run.tree(), setup.mesh), run.meta())
-    started = time.time() - run.elapsed_s
+  # The signal handler stays until the last save is committed (mngr.close() below).
+  with signal_flag() as flag:
+    try:
+      step, meta = mngr.latest_step(), None
+      try:
+        meta = None if step is None else checkpoint.restore_meta(mngr, step)
+      except checkpoint.CheckpointError:  # damaged: restore_latest falls back past it
+        pass
+      if meta is not None and meta.get('race'):
+        checkpoint.check_identity(mngr, step, meta, identity)
+        racer = race_loop.Racer.restore(run, setup, workdir, mngr, step, meta)
+      else:
+        restored = checkpoint.restore_latest(
+            mngr, lambda meta: parallel.replicated_like(
+                run.template(search.Plan(**meta['plan'])), setup.mesh), identity)
+        if restored is not None:
+          run.restore(*restored)
+          record_files.write_history(workdir, run.history)  # what the checkpoint holds
+          setup.say(f'resumed {workdir} at epoch {len(run.history) + 1}, step '
+                    f'{run.epoch_step}: {run.plan.phase} at depth {run.plan.depth}')
+        else:
+          setup.say(f'{run.plan.phase} at depth {run.plan.depth}: {run.plan.reason}')
+      start_lib.start(config, workdir)  # config.json, once the checkpoints agree with it
+      writer = tensorboard.MetricWriter(workdir, json.loads(config.to_json()))
+      if racer is None:
+        run.restore(parallel.replicate(run.tree(), setup.mesh), run.meta())
+      started = time.time() - run.elapsed_s
 
-    def save():
-      if mngr.latest_step() == run.global_step:  # preempted right after a save: nothing new
-        return
-      run.elapsed_s = time.time() - started
-      # Global arrays on the mesh: Orbax writes them collectively from every host.
-      checkpoint.save_epoch(mngr, run.global_step, parallel.replicate(run.tree(), setup.mesh),
-                            run.meta())
+      def save():
+        if mngr.latest_step() == run.global_step:  # preempted right after a save: nothing new
+          return
+        run.elapsed_s = time.time() - started
+        # Global arrays on the mesh: Orbax writes them collectively from every host.
+        checkpoint.save_epoch(mngr, run.global_step, parallel.replicate(run.tree(), setup.mesh),
+                              {**run.meta(), 'identity': identity})
 
-    fold = search.fold_history(run.history, config, setup.sizes)  # pushed one epoch at a time
-    with preemption_check(run.global_step) as preempted:
-      while not run.plan.done and not (racing and run.plan.phase != search.WARMUP):
-        record = run_epoch(run, setup, stop=preempted)
-        if record is None:  # SIGTERM: save the position inside the epoch
-          save()
-          raise Preempted(f'preempted at epoch {len(run.history) + 1}, step {run.epoch_step}; '
-                          f'saved to {workdir}: rerun the same command to resume')
-        fold.push(record)
-        position = fold.position
-        run.keep_best(position)
-        setup.say(epoch_line(record, position, config))
-        plan = position.plan
-        if (plan.phase, plan.depth) != (record['phase'], record['depth']):
-          setup.say(f'-> {plan.phase} at depth {plan.depth}: {plan.reason}')
-        run.move_to(plan, workdir)
-        record_files.write_history(workdir, run.history)
-        writer.write_epoch(record)
+      def stopped() -> Preempted:
         save()
-        if not run.plan.done and should_stop(run.history):
-          return None
-      if racing:  # the depths, raced from the warm-up weights
-        racer = racer or race_loop.Racer.start(run, setup, workdir)
-        if not racer.run(mngr, preempted, should_stop, started):
-          return None
-        racer.finish()
-        for record in run.history[len(racer.warmup_history):]:
+        what = 'interrupted (Ctrl-C)' if flag.signum == signal.SIGINT else 'preempted'
+        return Preempted(f'{what} at epoch {len(run.history) + 1}, step {run.epoch_step}; saved '
+                         f'to {workdir}: rerun the same command to resume', flag.signum)
+
+      fold = search.fold_history(run.history, config, setup.sizes)  # pushed one epoch at a time
+      with preemption_check(run.global_step, flag) as preempted:
+        while not run.plan.done and not (racing and run.plan.phase != search.WARMUP):
+          record = run_epoch(run, setup, stop=preempted)
+          if record is None:  # SIGTERM or Ctrl-C: save the position inside the epoch
+            raise stopped()
+          fold.push(record)
+          position = fold.position
+          run.keep_best(position)
+          plan = position.plan
+          run.move_to(plan, workdir)
+          save()  # committed before the epoch is reported: an epoch shown is an epoch kept
+          record_files.write_history(workdir, run.history)
           writer.write_epoch(record)
-  finally:
-    mngr.close()  # waits for the last save
-    writer.close()
+          setup.say(epoch_line(record, position, config))
+          if (plan.phase, plan.depth) != (record['phase'], record['depth']):
+            setup.say(f'-> {plan.phase} at depth {plan.depth}: {plan.reason}')
+          if not run.plan.done and should_stop(run.history):
+            return None
+        if racing:  # the depths, raced from the warm-up weights
+          racer = racer or race_loop.Racer.start(run, setup, workdir)
+          if not racer.run(mngr, preempted, should_stop, started):
+            return None
+          racer.finish()
+          for record in run.history[len(racer.warmup_history):]:
+            writer.write_epoch(record)
+        if flag.is_set():  # came during the last epoch's save: stop there, all of it saved
+          raise stopped()
+    finally:
+      mngr.close()  # waits for the last save
+      if writer is not None:
+        writer.close()
   return extract_and_report(run, setup, workdir, started, racer)

@@ -10,28 +10,55 @@ import jax
 from odn_jax.run import parallel
 
 
+# What stops a run where it stands: SIGTERM (what TPU and cluster schedulers send before
+# preempting) and SIGINT (Ctrl-C), which then saves as SIGTERM does instead of tracing back.
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 class Preempted(Exception):
-  """SIGTERM arrived: the run saved its position mid-epoch and stopped; rerun to resume."""
+  """SIGTERM or Ctrl-C arrived: the run saved its position and stopped; rerun to resume.
+  `signum`: the signal (None for JAX's preemption notice on a multi-host job)."""
+
+  def __init__(self, message: str, signum: int | None = None):
+    super().__init__(message)
+    self.signum = signum
+
+
+class StopFlag(threading.Event):
+  """Set by the first SIGTERM or SIGINT; `signum` says which."""
+  signum: int | None = None
+
+  def catch(self, signum, frame):
+    del frame
+    if not self.is_set():
+      self.signum = signum
+    self.set()
 
 
 @contextlib.contextmanager
-def sigterm_flag():
-  """An Event set by SIGTERM (what TPU and cluster schedulers send before preempting)."""
-  flag = threading.Event()
-  if threading.current_thread() is not threading.main_thread():
-    yield flag  # signals reach only the main thread
+def signal_flag():
+  """A StopFlag set by SIGTERM and SIGINT for the block: the handler stays for all of it,
+  so a second signal during the last save is caught too, not let kill the save midway.
+
+  On a jax.distributed job JAX's preemption service owns SIGTERM (`preemption_check`):
+  nothing is installed there."""
+  flag = StopFlag()
+  if (threading.current_thread() is not threading.main_thread()  # signals reach it alone
+      or jax.distributed.is_initialized()):
+    yield flag
     return
-  previous = signal.signal(signal.SIGTERM, lambda *_: flag.set())
+  previous = {s: signal.signal(s, flag.catch) for s in SIGNALS}
   try:
     yield flag
   finally:
-    signal.signal(signal.SIGTERM, previous)
+    for s, handler in previous.items():
+      signal.signal(s, handler)
 
 
 @contextlib.contextmanager
-def preemption_check(first_step: int):
+def preemption_check(first_step: int, flag: StopFlag | None = None):
   """`stop()`, asked before every train step from `first_step` on: True once the run must
-  save and stop.
+  save and stop. `flag`: a signal_flag the caller installed (for longer than this block).
 
   One process: a SIGTERM sets a flag. A jax.distributed job: JAX's preemption service
   catches the SIGTERM of whichever host gets it, and every host stops at the same step
@@ -41,5 +68,8 @@ def preemption_check(first_step: int):
     steps = itertools.count(first_step)  # one ask per step, in the same order on every host
     yield lambda: parallel.reached_preemption(next(steps))
     return
-  with sigterm_flag() as flag:
+  if flag is not None:
+    yield flag.is_set
+    return
+  with signal_flag() as flag:
     yield flag.is_set
