@@ -6,7 +6,7 @@ from pathlib import Path
 from absl import flags
 import pytest
 
-from odn_jax import search
+from odn_jax.config import validate
 from odn_jax.config import files as config_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,4 +92,4 @@ def test_every_shipped_config_takes_the_fast_schedule(name):
   assert (paper.schedule, fast.schedule) == ('paper', 'fast')
   assert fast.search.abandon_margin is not None and fast.search.final_epochs > 0
   assert paper.search.abandon_margin is None
-  search.check_config(fast)
+  validate.check(fast)

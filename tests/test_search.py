@@ -7,7 +7,7 @@ test_notebook_fidelity.py; these tests pin each rule and the odn_jax levers on s
 import pytest
 
 from odn_jax import search
-from odn_jax.config import defaults
+from odn_jax.config import defaults, validate
 from odn_jax.errors import ConfigError
 
 import helpers
@@ -140,7 +140,7 @@ def test_min_delta_counts_only_gains_above_it():
   history, _ = drive(make_config(), accuracies, max_epochs=9)
   assert history[-1]['depth'] == 1
   with pytest.raises(ConfigError, match='min_delta'):
-    search.check_config(make_config(min_delta=-1.0))
+    validate.check(make_config(min_delta=-1.0))
 
 
 def test_best_kept_across_expansions_when_not_reset():
@@ -179,11 +179,11 @@ def test_bad_values_are_refused_naming_the_key():
   with pytest.raises(ConfigError, match='max_depth must be in 1..8'):
     helpers.next_plan([], config)
   with pytest.raises(ConfigError, match='search.mode'):
-    search.check_config(make_config(mode='fastest'))
+    validate.check(make_config(mode='fastest'))
   with pytest.raises(ConfigError, match='search.start'):
-    search.check_config(make_config(start='middle'))
+    validate.check(make_config(start='middle'))
   with pytest.raises(ConfigError, match='expansion_lr_scale'):
-    search.check_config(make_config(expansion_lr_scale=0.0))
+    validate.check(make_config(expansion_lr_scale=0.0))
 
 
 SIZES = [{'depth': d, 'params': 100 * d, 'bytes': 400 * d, 'flops': 1000 * d} for d in (1, 2, 3)]
@@ -218,7 +218,7 @@ def test_budget_caps_the_depth_and_ends_at_the_best_that_fits():
 def test_budget_with_no_fitting_depth_or_no_limit_is_refused():
   config = make_config(mode='budget')
   with pytest.raises(ConfigError, match='needs a limit'):
-    search.check_config(config)
+    validate.check(config)
   config.search.budget.bytes = 10
   with pytest.raises(ConfigError, match='no depth fits'):
     search.depth_limit(config, SIZES)

@@ -16,13 +16,11 @@ from typing import Callable
 import ml_collections
 
 from odn_jax.config import defaults
+from odn_jax.data.sources import SOURCES
 from odn_jax.errors import ConfigError
-
-MODES = ('target', 'saturation', 'budget')
-STARTS = ('shallowest', 'profile', 'deepest')
-GROW_INITS = ('trained', 'warmup', 'identity')
-BUDGET_KEYS = ('params', 'bytes', 'flops')
-SOURCES = ('tfds', 'idx', 'npz', 'digits')
+from odn_jax.models import ARCHS, num_blocks
+from odn_jax.search.checks import BUDGET_KEYS, MODES, STARTS
+from odn_jax.search.growth import GROW_INITS
 
 
 def _one_of(choices):
@@ -180,7 +178,6 @@ def check(config: ml_collections.ConfigDict):
 
 
 def _check_together(config):
-  from odn_jax.models import ARCHS, num_blocks  # pylint: disable=g-import-not-at-top
   if config.model.arch not in ARCHS:
     raise ConfigError(f'config.model.arch must be one of {sorted(ARCHS)}, got '
                       f'{config.model.arch!r}')

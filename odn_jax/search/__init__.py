@@ -5,7 +5,7 @@ and config), asking the mode (`modes`) and odn_jax's options (`forecast`, `optio
 places; `growth` is what a deeper network starts from (weights and optimizer).
 """
 
-from odn_jax.search.checks import BUDGET_KEYS, MODES, STARTS, check_config, depth_limit, max_depth
+from odn_jax.search.checks import BUDGET_KEYS, MODES, STARTS, depth_limit, max_depth
 from odn_jax.search.controller import Fold, fold_history, per_depth, replay
 from odn_jax.search.modes import target_goal
 from odn_jax.search.plan import DONE, FINETUNE, GROW, WARMUP, Plan, Position, cosine

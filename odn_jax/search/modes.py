@@ -94,5 +94,5 @@ assert tuple(_BY_NAME) == checks.MODES
 
 
 def of(config):
-  """The mode config.search.mode names (checked by `check_config`)."""
+  """The mode config.search.mode names (checked by `odn_jax.config.validate`)."""
   return _BY_NAME[config.search.mode]
