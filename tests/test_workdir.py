@@ -71,8 +71,10 @@ def test_prepare_refuses_another_run_and_takes_a_moved_dataset(tmp_path):
   (tmp_path / workdir.CHECKPOINTS / '000001').mkdir(parents=True)  # an epoch was saved
   with pytest.raises(ConfigError, match=r'differs in search\.patience\)'):
     begin(moved, str(tmp_path))
-  workdir.write_json(workdir.file(str(tmp_path), workdir.SUMMARY), {'optimal_depth': 2})
-  assert begin(other, str(tmp_path)) == {'optimal_depth': 2}
+  # A finished run (the summary of tests/data/v0_run): its summary, of the config saved.
+  saved = json.loads((ROOT / 'tests/data/v0_run/summary.json').read_text())
+  workdir.write_json(workdir.file(str(tmp_path), workdir.SUMMARY), saved)
+  assert begin(other, str(tmp_path))['optimal_depth'] == saved['optimal_depth']
 
 
 def test_prepare_refuses_a_file(tmp_path):
