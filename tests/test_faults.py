@@ -106,7 +106,7 @@ SAME = ('optimal_depth', 'test_accuracy', 'val_accuracy', 'epochs_total', 'per_d
 @pytest.fixture
 def reference(runs):
   """The summary of the uninterrupted tiny run: what every resumed run must end with."""
-  return record_files.load_summary(runs[1])
+  return record_files.load_summary(runs[1]).to_json()
 
 
 def resumes_to_the_end(workdir, reference):
@@ -350,18 +350,20 @@ def test_broken_idx_files_are_one_line(tmp_path):
     data.load(tiny(**{'data.source': 'idx', 'data.path': str(tmp_path / 'a.zip')}))
 
 
-@pytest.mark.parametrize('name', ['summary.json', 'config.json', 'history.json'])
-def test_a_damaged_run_file_names_itself_and_the_fix(finished, name):
-  Path(finished, name).write_text('{"optimal_depth": 2, "te')  # cut short
-  reader = {'summary.json': record_files.load_summary, 'config.json': workdir_lib.load_config,
-            'history.json': record_files.load_history}[name]
-  with pytest.raises(workdir_lib.RunFileError, match=name + r' is not valid JSON .*delete it.*'
-                                                     'rerun launch/train.py'):
-    reader(finished)
-  # Training repairs it: the checkpoints hold the run's own record.
+def test_a_damaged_run_file_names_itself_and_the_fix(finished):
+  readers = {'summary.json': record_files.load_summary, 'config.json': workdir_lib.load_config,
+             'history.json': record_files.load_history}
+  for name, reader in readers.items():
+    Path(finished, name).write_text('{"optimal_depth": 2, "te')  # cut short
+    with pytest.raises(workdir_lib.RunFileError, match=name + r' is not valid JSON .*delete '
+                                                       r'.*rerun launch/train.py'):
+      reader(finished)
+  # Training repairs them all: the checkpoints hold the run's own record.
   summary = trainer.train_and_evaluate(tiny(), finished, quiet=True)
-  assert summary['epochs_total'] == 5 and workdir_lib.read_json(Path(finished, name))
+  assert summary['epochs_total'] == 5
   assert len(record_files.load_history(finished)) == 5
+  assert workdir_lib.load_config(finished).search.target == 100.0
+  assert record_files.load_summary(finished).epochs_total == 5
 
 
 def test_a_damaged_summary_is_one_line_in_the_tools(finished):

@@ -50,8 +50,11 @@ def manager(workdir: workdir_lib.PathLike, keep: int | None = None) -> ocp.Check
   if keep is None:
     options = ocp.CheckpointManagerOptions(read_only=True, step_format_fixed_length=6)
   else:
+    # Temporaries a crash left (a kill -9 mid-save, a full disk) are cleared: the workdir's
+    # lock (odn_jax.run.lock) means no other run is writing them.
     options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
-                                           step_format_fixed_length=6)
+                                           step_format_fixed_length=6,
+                                           cleanup_tmp_directories=True)
   return _Manager(workdir_lib.file(workdir, workdir_lib.CHECKPOINTS), options=options)
 
 
