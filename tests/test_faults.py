@@ -7,7 +7,6 @@ copy), so the file takes a couple of minutes on 2 cores. docs/resuming.md states
 """
 
 import errno
-import json
 import os
 import shutil
 import signal
@@ -23,7 +22,7 @@ import pytest
 from odn_jax import data
 from odn_jax.config import validate
 from odn_jax.data import DataError
-from odn_jax.errors import ConfigError, UserError
+from odn_jax.errors import ConfigError
 from odn_jax.run import checkpoint, lock, record_files, workdir as workdir_lib
 from odn_jax.train import loop as trainer, preemption
 
@@ -355,8 +354,8 @@ def test_a_damaged_run_file_names_itself_and_the_fix(finished):
              'history.json': record_files.load_history}
   for name, reader in readers.items():
     Path(finished, name).write_text('{"optimal_depth": 2, "te')  # cut short
-    with pytest.raises(workdir_lib.RunFileError, match=name + r' is not valid JSON .*delete '
-                                                       r'.*rerun launch/train.py'):
+    with pytest.raises(workdir_lib.RunFileError, match=name + r' cannot be read \(not valid JSON.*'
+                                                       r'delete .*rerun launch/train.py'):
       reader(finished)
   # Training repairs them all: the checkpoints hold the run's own record.
   summary = trainer.train_and_evaluate(tiny(), finished, quiet=True)
@@ -370,7 +369,7 @@ def test_a_damaged_summary_is_one_line_in_the_tools(finished):
   Path(finished, 'summary.json').write_text('')
   status, _, err = cli('report', f'--workdir={finished}')
   assert status == 2
-  one_line(err, 'summary.json is empty', 'delete it and rerun launch/train.py')
+  one_line(err, 'summary.json cannot be read (empty)', 'delete it and rerun launch/train.py')
   status, _, err = cli('compare', finished, finished, '--markdown=/nonexistent/dir/t.md')
   assert status == 2
   one_line(err, 'summary.json')

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from odn_jax.results import compare, markdown, tensorboard
-from odn_jax.run import record_files, records, workdir
+from odn_jax.run import record_files, records, start, workdir
 
 ROOT = Path(__file__).resolve().parents[1]
 V0_RUN = ROOT / 'tests' / 'data' / 'v0_run'  # config.json, history.json, summary.json, model.json
@@ -158,9 +158,9 @@ def test_a_version_0_run_is_recognised_with_the_config_keys_added_since(tmp_path
   shutil.copytree(V0_RUN, run)
   (run / 'checkpoints' / '000003').mkdir(parents=True)  # it trained: configs are compared
   assert not set(records.CONFIG_ADDED) & set(workdir.flatten(read('config.json')))
-  assert workdir.prepare(v0_config(), str(run)) == read('summary.json')  # finished: recognised
+  assert start.prepare(v0_config(), str(run)) == read('summary.json')  # finished: recognised
   other = v0_config()
   other.search.parallel_depths = 2  # a key added since, not as the old run had it
   with pytest.raises(ValueError, match='search.parallel_depths'):
-    workdir.prepare(other, str(run))
+    start.prepare(other, str(run))
   assert workdir.load_config(run).search.parallel_depths == 1

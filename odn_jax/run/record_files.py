@@ -34,7 +34,7 @@ def read(source, kind: str, parse):
   try:
     return parse(workdir_lib.read_json(source))
   except RunFileError as e:  # not JSON at all (empty, cut short): the fix of its kind
-    raise RunFileError(f'{e.what}; {FIX[kind]}') from None
+    raise RunFileError(f'{source} cannot be read ({e.reason}); {FIX[kind]}') from None
   except UserError:
     raise
   except (ValueError, TypeError, KeyError) as e:  # JSON, version or fields

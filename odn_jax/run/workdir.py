@@ -180,10 +180,10 @@ def read_json(source: PathLike):
     return json.loads(source.read_text())
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
     where = f' at line {e.lineno} column {e.colno}' if hasattr(e, 'lineno') else ''
-    what = 'is empty' if not source.stat().length else f'is not valid JSON{where}'
+    reason = 'empty' if not source.stat().length else f'not valid JSON{where}'
     fix = _FIXES.get(source.name, 'restore it from a copy or delete it')
-    error = RunFileError(f'{source} {what} (cut short or edited); fix: {fix}')
-    error.what = f'{source} {what} (cut short or edited)'
+    error = RunFileError(f'{source} cannot be read ({reason}: cut short or edited); {fix}')
+    error.reason = reason
     raise error from None
 
 
