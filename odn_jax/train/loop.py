@@ -28,7 +28,6 @@ import ml_collections
 from odn_jax import search
 from odn_jax.config import validate
 from odn_jax.deploy import subnet
-from odn_jax.errors import ConfigError
 from odn_jax.models import size
 from odn_jax.results import cost, early_exit, evaluation, markdown, summary as summary_lib, tensorboard
 from odn_jax.run import checkpoint, compilation, lock, parallel, record_files, records
