@@ -42,10 +42,6 @@ def test_readme_layout_is_the_package_tree():
         f"README.md's Layout, line {folder}/: add {sorted(missing)}, remove {sorted(extra)}")
 
 
-# Pages the README links that another piece of work is writing (issue 24); checked once there.
-PENDING = ('docs/data.md', 'docs/resuming.md')
-
-
 def links(path: Path) -> list[str]:
   return [l for l in re.findall(r'\]\(([^)#\s]+)', path.read_text()) if '://' not in l]
 
@@ -55,7 +51,4 @@ def test_every_docs_page_is_linked_from_the_readme_and_every_link_resolves():
   assert set(pages) <= set(links(ROOT / 'README.md')), 'a page of docs/ the README never links'
   for page in [ROOT / 'README.md', *(ROOT / p for p in pages)]:
     for link in links(page):
-      target = (page.parent / link).resolve()
-      if target.relative_to(ROOT).as_posix() in PENDING:
-        continue
-      assert target.exists(), f'{page.relative_to(ROOT)} links to {link}: missing'
+      assert (page.parent / link).exists(), f'{page.relative_to(ROOT)} links to {link}: missing'
