@@ -11,7 +11,6 @@ class; writes every result as JSON. Takes about 10 minutes on 2 cores.
 
 import argparse
 import collections
-import errno
 import json
 import os
 import shutil
@@ -165,7 +164,6 @@ class Sweep:
   def workdir_cases(self):
     cls = 'workdir'
     path = self.folder('file')
-    path.rmdir()
     path.write_text('mine')
     status, _, err = train(path)
     problem = one_line_error(status, err, contains=('is a file',))
@@ -539,14 +537,14 @@ class Sweep:
 
 def main():
   parser = argparse.ArgumentParser()
-  parser.add_argument('--only', default='')
+  parser.add_argument('--only', default='', help='classes, e.g. workdir,data')
   parser.add_argument('--base', default=os.path.join(tempfile.gettempdir(), 'odn_fault_sweep'))
   parser.add_argument('--out', default=os.path.join(tempfile.gettempdir(), 'fault_sweep.json'))
   args = parser.parse_args()
   sweep = Sweep(args.base)
   sweep.prepare_runs()
   for cls in ('config', 'workdir', 'data', 'file', 'signal', 'identity', 'tool', 'disk'):
-    if not args.only or args.only in cls:
+    if not args.only or cls in args.only.split(','):
       getattr(sweep, f'{cls}_cases')()
   counts = collections.defaultdict(lambda: [0, 0])
   for r in sweep.results:
