@@ -78,14 +78,16 @@ class Sweep:
     self.base, self.results = Path(base), []
     self.finished = self.partial = self.reference = None
 
-  def folder(self, name):
+  def folder(self, name, create=True):
     path = self.base / 'cases' / name
+    if path.is_file():
+      path.unlink()
     shutil.rmtree(path, ignore_errors=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    (path if create else path.parent).mkdir(parents=True, exist_ok=True)
     return path
 
   def copy(self, which, name):
-    path = self.folder(name)
+    path = self.folder(name, create=False)
     shutil.copytree(self.partial if which == 'partial' else self.finished, path)
     return path
 
@@ -163,7 +165,7 @@ class Sweep:
   # ------------------------------------------------------------------ the workdir
   def workdir_cases(self):
     cls = 'workdir'
-    path = self.folder('file')
+    path = self.folder('file', create=False)
     path.write_text('mine')
     status, _, err = train(path)
     problem = one_line_error(status, err, contains=('is a file',))
