@@ -22,14 +22,17 @@ from odn_jax.run.workdir import (CHECKPOINTS, CONFIG, HISTORY, LOCK, PER_HOST_KE
                                  sync, write_text)
 
 
-def create(workdir: PathLike):
-  """Makes `workdir` (and its parents) if needed, or a one-line error why it cannot be."""
+def create(workdir: PathLike) -> bool:
+  """Makes `workdir` (and its parents) if needed, or a one-line error why it cannot be.
+  Returns whether this call made it (see `remove_if_empty`)."""
   root = path(workdir)
+  made = False
   with parallel.agreed():
     if root.exists() and not root.is_dir():
       raise ConfigError(f'workdir {workdir} is a file; pass a directory')
     if is_writer():
       try:
+        made = not root.exists()
         root.mkdir(parents=True, exist_ok=True)
       except OSError as e:  # an unwritable parent, a full disk, a read-only file system
         raise ConfigError(f'cannot create workdir {workdir} ({e.strerror or e}); pass a '
@@ -39,6 +42,18 @@ def create(workdir: PathLike):
     # Remote file systems answer permissions at the first write, with their own message.
     if not is_remote(root) and not os.access(root, os.W_OK):
       raise ConfigError(f'workdir {workdir} is not writable; pass a directory you can write')
+  return made
+
+
+def remove_if_empty(workdir: PathLike):
+  """Removes a workdir `create` made for a run that stopped before writing anything (a
+  check failed): a mistake leaves no trace. rmdir removes only an empty folder."""
+  root = path(workdir)
+  if is_writer() and not is_remote(root):
+    try:
+      os.rmdir(root)
+    except OSError:
+      pass
 
 
 def _readable(read, source: epath.Path, then: str):

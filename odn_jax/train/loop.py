@@ -28,6 +28,7 @@ import ml_collections
 from odn_jax import search
 from odn_jax.config import validate
 from odn_jax.deploy import subnet
+from odn_jax.errors import UserError
 from odn_jax.models import size
 from odn_jax.results import cost, early_exit, evaluation, markdown, summary as summary_lib, tensorboard
 from odn_jax.run import checkpoint, compilation, lock, parallel, record_files, records
@@ -179,12 +180,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   # reads) is checked by all before any waits for the others: one host's error stops all.
   with parallel.agreed():
     check_config(config)
-  start_lib.create(workdir)
-  with lock.held(workdir):  # one run per workdir, from here to the last file written
-    finished = start_lib.prepare(config, workdir, fresh)
-    if finished is not None:
-      return finished
-    return _train(config, workdir, should_stop, quiet, fresh)
+  made = start_lib.create(workdir)
+  try:
+    with lock.held(workdir):  # one run per workdir, from here to the last file written
+      finished = start_lib.prepare(config, workdir, fresh)
+      if finished is not None:
+        return finished
+      return _train(config, workdir, should_stop, quiet, fresh)
+  except UserError:
+    if made:
+      start_lib.remove_if_empty(workdir)
+    raise
 
 
 def _train(config, workdir: str, should_stop, quiet: bool, fresh: bool) -> dict | None:
