@@ -12,7 +12,9 @@ import os
 import signal
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# tests/ for conftest, and the repository root for `configs` (as pytest's pythonpath = .).
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [_TESTS, os.path.dirname(_TESTS)]
 
 from conftest import quickstart_config  # noqa: E402  pylint: disable=g-import-not-at-top
 
